@@ -1,0 +1,292 @@
+"""Checks for hidden tests: values, shapes, gradients and training, with feedback for students.
+
+Every check raises `CheckFailed` with a message a stuck student can act on: the function, the
+output (``dW``), what was expected, the relative error, the worst index with both values, and a
+hint when the mistake has a known pattern. Expected values and numerical gradients are computed
+here, in the grader, from plain arrays that crossed the process boundary; nothing the student's
+code does can reach them.
+
+Typical use in a hidden test::
+
+    out, cache = expect_tuple(student.linear_forward(x, W, b), 2, "linear_forward")
+    expect_close(out, x @ W + b, "linear_forward", "out")
+    dx, dW, db = expect_tuple(student.linear_backward(dout, cache), 3, "linear_backward")
+    expect_gradient(dW, numerical_gradient(lambda W_: x @ W_ + b, W, dout), "linear_backward", "dW")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from autograder.channel import Handle
+from autograder.sandbox import StudentError
+
+GRADIENT_RTOL = 1e-5  # float64 centered differences reach ~1e-9 on these layers (see notes)
+VALUE_RTOL = 1e-6
+VALUE_ATOL = 1e-8
+
+
+class CheckFailed(AssertionError):
+    """A check failed; str(self) is the student-facing feedback."""
+
+
+def student_call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a student function, turning its errors into feedback."""
+    try:
+        return function(*args, **kwargs)
+    except StudentError as error:
+        raise CheckFailed(_student_error_text(error)) from None
+
+
+def _student_error_text(error: StudentError) -> str:
+    if error.missing:
+        return f"{error.message}. Define it with exactly this name and run its cell before the check cell."
+    if error.timed_out:
+        return f"{error.message}: it did not finish in time (an endless loop, or far too slow)."
+    if any(word in error.message for word in ("NotImplementedError", "Ellipsis", "ellipsis", "NameError")):
+        return f"{error.message}. Did you fill in the function (every name it returns must be assigned)?"
+    return error.message
+
+
+def describe(value: Any) -> str:
+    """A short description of a value's type and shape, for messages."""
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    if isinstance(value, Handle):
+        return "... (not filled in yet)" if value.type_name == "ellipsis" else f"a {value.type_name} object"
+    if value is None:
+        return "None"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return (
+        f"a {type(value).__name__} ({value!r})" if isinstance(value, (int, float, str)) else f"a {type(value).__name__}"
+    )
+
+
+def expect_tuple(value: Any, length: int, function: str, names: str = "") -> tuple:
+    """`value` must be a tuple (or list) of `length` items: what `return a, b` gives."""
+    if not isinstance(value, (tuple, list)) or len(value) != length:
+        what = f" ({names})" if names else ""
+        hint = " Did you fill in the function and return the result?" if value is None else ""
+        raise CheckFailed(f"{function} returned {describe(value)}; expected a tuple of {length}{what}.{hint}")
+    return tuple(value)
+
+
+def expect_array(value: Any, expected_shape: tuple, function: str, output: str, shape_hint: str = "") -> np.ndarray:
+    """`value` must be a plain float64 ndarray of exactly `expected_shape`, all finite."""
+    if isinstance(value, Handle):
+        raise CheckFailed(
+            f"{function}: {output} is {describe(value)}, expected a numpy.ndarray (subclasses and array-like objects do not count)."
+        )
+    if not isinstance(value, np.ndarray):
+        raise CheckFailed(
+            f"{function}: {output} is {describe(value)}, expected a numpy array of shape {expected_shape}."
+        )
+    if value.shape != tuple(expected_shape):
+        hint = f" {shape_hint}" if shape_hint else ""
+        raise CheckFailed(f"{function}: {output} has shape {value.shape}, expected {tuple(expected_shape)}.{hint}")
+    if value.dtype != np.float64:
+        raise CheckFailed(
+            f"{function}: {output} has dtype {value.dtype}, expected float64 (the inputs are float64; keep their precision)."
+        )
+    if not np.all(np.isfinite(value)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+        raise CheckFailed(
+            f"{function}: {output} contains {value[bad]} at index {bad}; every value must be finite "
+            "(look for exp overflow, log of 0 or division by 0)."
+        )
+    return value
+
+
+def expect_scalar(value: Any, function: str, output: str) -> float:
+    """`value` must be a real finite number: a Python float, a numpy float or a 0-d float array."""
+    ok = type(value) in (float, int) or (
+        isinstance(value, (np.floating, np.integer)) or (isinstance(value, np.ndarray) and value.shape == ())
+    )
+    if not ok or isinstance(value, bool):
+        raise CheckFailed(f"{function}: {output} is {describe(value)}, expected a single number (a float).")
+    number = float(value)
+    if not np.isfinite(number):
+        raise CheckFailed(
+            f"{function}: {output} is {number}; it must be finite (look for exp overflow, log of 0 or division by 0)."
+        )
+    return number
+
+
+def relative_errors(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Elementwise |a - e| / max(|a| + |e|, floor), the floor scaled to the expected magnitude."""
+    floor = 1e-6 * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    return np.abs(actual - expected) / np.maximum(np.abs(actual) + np.abs(expected), floor)
+
+
+def _worst(actual: np.ndarray, expected: np.ndarray) -> tuple[float, tuple, str]:
+    errors = relative_errors(actual, expected)
+    index = np.unravel_index(int(np.argmax(errors)), errors.shape) if errors.size else ()
+    index = tuple(int(i) for i in index)
+    where = f"at index {index}: yours {actual[index]:.6g}, expected {expected[index]:.6g}"
+    return float(errors[index]) if errors.size else 0.0, index, where
+
+
+def scale_hint(actual: np.ndarray, expected: np.ndarray, batch_size: int | None = None) -> str:
+    """Name the mistake when `actual` is a constant multiple of `expected`."""
+    denominator = float(np.sum(expected * expected))
+    if denominator == 0.0:
+        return ""
+    factor = float(np.sum(actual * expected)) / denominator
+    if np.max(relative_errors(actual, factor * expected)) > 1e-6:
+        return ""
+    if abs(factor + 1) < 1e-6:
+        return "The sign is flipped."
+    if abs(factor) < 1e-12:
+        return "It is zero everywhere."
+    if batch_size and batch_size > 1:
+        if abs(factor - batch_size) < 1e-6 * batch_size:
+            return f"It is {batch_size}x too large, which is the batch size: divide by N (the loss is a mean over the batch)."
+        if abs(factor - 1 / batch_size) < 1e-6 / batch_size:
+            return f"It is {batch_size}x too small, which is the batch size: sum over the batch instead of taking the mean."
+    for value, words in ((2.0, "twice"), (0.5, "half")):
+        if abs(factor - value) < 1e-6:
+            return f"It is {words} the expected value: check the constant factor."
+    return f"It is {factor:.4g} times the expected value: check the constant factor."
+
+
+def expect_close(
+    actual: Any,
+    expected: np.ndarray,
+    function: str,
+    output: str,
+    rtol: float = VALUE_RTOL,
+    hints: dict[str, np.ndarray] | None = None,
+    batch_size: int | None = None,
+    shape_hint: str = "",
+) -> np.ndarray:
+    """Type, shape, dtype and finiteness first, then values within `rtol` (relative error)."""
+    expected = np.asarray(expected, dtype=np.float64)
+    actual = expect_array(actual, expected.shape, function, output, shape_hint)
+    error, _, where = _worst(actual, expected)
+    if error <= rtol:
+        return actual
+    message = f"{function}: {output} is wrong: relative error {error:.1e} {where}."
+    hint = _matching_hint(actual, hints) or scale_hint(actual, expected, batch_size)
+    raise CheckFailed(f"{message} {hint}".rstrip())
+
+
+def _matching_hint(actual: np.ndarray, hints: dict[str, np.ndarray] | None) -> str:
+    for text, buggy in (hints or {}).items():
+        buggy = np.asarray(buggy, dtype=np.float64)
+        if buggy.shape == actual.shape and np.max(relative_errors(actual, buggy), initial=0.0) <= 1e-6:
+            return text
+    return ""
+
+
+def expect_gradient(
+    actual: Any,
+    numerical: np.ndarray,
+    function: str,
+    output: str,
+    hints: dict[str, np.ndarray] | None = None,
+    batch_size: int | None = None,
+    shape_hint: str = "",
+) -> np.ndarray:
+    """A backward output against a numerical gradient (see `numerical_gradient`)."""
+    return expect_close(actual, numerical, function, output, GRADIENT_RTOL, hints, batch_size, shape_hint)
+
+
+def numerical_gradient(
+    forward: Callable[[np.ndarray], Any], x: np.ndarray, upstream: Any = None, h: float = 1e-5
+) -> np.ndarray:
+    """Centered-difference gradient of sum(forward(x) * upstream) with respect to x, in float64.
+
+    forward: x -> output (array or scalar); upstream: same shape as the output (a random dout
+    makes this a vector-Jacobian product), None for a scalar output. Every element of x is
+    perturbed; x must be float64 and is restored.
+    """
+    x = np.asarray(x, dtype=np.float64)
+
+    def scalar(value: np.ndarray) -> float:
+        out = forward(value)
+        return float(np.sum(out * upstream)) if upstream is not None else float(out)
+
+    grad = np.zeros_like(x)
+    flat, grad_flat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        saved = flat[i]
+        flat[i] = saved + h
+        plus = scalar(x)
+        flat[i] = saved - h
+        minus = scalar(x)
+        flat[i] = saved
+        grad_flat[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def directional_check(
+    actual: Any,
+    forward: Callable[[np.ndarray], Any],
+    x: np.ndarray,
+    upstream: Any,
+    function: str,
+    output: str,
+    directions: int = 12,
+    seed: int = 0,
+    h: float = 1e-5,
+) -> np.ndarray:
+    """For large tensors: compare <actual, v> with the numerical directional derivative along
+    `directions` random unit vectors v (cost: 2 forward calls per direction)."""
+    actual = expect_array(actual, np.shape(x), function, output)
+    rng = np.random.default_rng(seed)
+    for _ in range(directions):
+        v = rng.standard_normal(np.shape(x))
+        v /= np.linalg.norm(v)
+
+        def scalar(value: np.ndarray) -> float:
+            out = forward(value)
+            return float(np.sum(out * upstream)) if upstream is not None else float(out)
+
+        numeric = (scalar(x + h * v) - scalar(x - h * v)) / (2 * h)
+        analytic = float(np.sum(actual * v))
+        error = abs(analytic - numeric) / max(abs(analytic) + abs(numeric), 1e-8)
+        if not error <= 1e-4:
+            raise CheckFailed(
+                f"{function}: {output} is wrong: along a random direction its slope is {analytic:.6g}, "
+                f"the numerical slope is {numeric:.6g} (relative error {error:.1e})."
+            )
+    return actual
+
+
+def expect_unchanged(before: dict[str, np.ndarray], after: list, function: str) -> None:
+    """The arguments as they were sent (`before`, name -> array) must equal them after the call."""
+    for (name, original), now in zip(before.items(), after):
+        if isinstance(original, np.ndarray) and isinstance(now, np.ndarray) and now.shape == original.shape:
+            if not np.array_equal(now, original):
+                changed = tuple(int(i) for i in np.argwhere(now != original)[0])
+                raise CheckFailed(
+                    f"{function} modified its input {name} (at index {changed}: it was {original[changed]:.6g}, "
+                    f"now {now[changed]:.6g}). Work on a copy (np.copy, or build a new array) instead of "
+                    "writing into the input."
+                )
+
+
+def away_from_kinks(rng: np.random.Generator, shape: tuple, low: float = 0.05, high: float = 2.0) -> np.ndarray:
+    """Random floats with |x| in [low, high] and random signs: no input within h of 0."""
+    magnitude = rng.uniform(low, high, size=shape)
+    return magnitude * rng.choice([-1.0, 1.0], size=shape)
+
+
+def expect_int(value: Any, function: str, expected: int, what: str) -> None:
+    """An integer answer (Python or numpy int, or an integral float) equal to `expected`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise CheckFailed(f"{function}: {what} is {describe(value)}, expected an integer.")
+    number = float(value)
+    if not np.isfinite(number) or number != int(number):
+        raise CheckFailed(f"{function}: {what} is {value}, expected a whole number.")
+    if int(value) != expected:
+        raise CheckFailed(f"{function}: {what} is {int(value)}, expected {expected}.")
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of rows whose highest score is the label. scores (N, C), labels (N,) ints."""
+    return float(np.mean(np.argmax(scores, axis=1) == labels))

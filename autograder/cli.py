@@ -1,0 +1,68 @@
+"""The `nn-autograder` command (also `python -m autograder`).
+
+nn-autograder build [HW ...]                  releases, solutions and zips, verified
+nn-autograder grade ZIP NOTEBOOK [--out F]    grade one notebook exactly as Gradescope would
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from autograder.results import format_table, write_atomically
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from autograder.gradescope import run_zip
+
+    if not args.zip.is_file():
+        print(f"no such zip: {args.zip}", file=sys.stderr)
+        return 2
+    if not args.notebook.exists():
+        print(f"no such notebook: {args.notebook}", file=sys.stderr)
+        return 2
+    try:
+        document, log = run_zip(args.zip, args.notebook)
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    write_atomically(args.out, document)
+    print(format_table(document))
+    if document.get("output"):
+        print("\n" + document["output"])
+    print(f"\nresults: {args.out}")
+    if args.verbose:
+        print(json.dumps(document, indent=2))
+        print(log)
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from autograder.build import build
+
+    return build(args.assignments or None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nn-autograder", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="build every assignment and check solution = full, template = zero")
+    build.add_argument("assignments", nargs="*", help="assignment names (default: all under solutions/)")
+    build.set_defaults(run=_build)
+
+    grade = commands.add_parser("grade", help="grade one notebook with a Gradescope zip, locally")
+    grade.add_argument("zip", type=Path)
+    grade.add_argument("notebook", type=Path, help="a notebook, or a submission folder")
+    grade.add_argument("--out", type=Path, default=Path("results.json"))
+    grade.add_argument("-v", "--verbose", action="store_true", help="print results.json and the grader's log")
+    grade.set_defaults(run=_grade)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

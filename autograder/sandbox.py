@@ -1,0 +1,417 @@
+"""The grader's side of the sandbox: start it, run a notebook in it, call student functions.
+
+Three layers, each usable on its own:
+
+- `Sandbox`: one sandbox process (``autograder.sandbox_main``) in its own session, with resource
+  limits, dropped to an unprivileged user when the grader is root, in a fresh network namespace
+  when the platform allows. Requests have timeouts; a late or dead sandbox is killed whole.
+- `NotebookRun`: runs a notebook's code cells in a sandbox, cell by cell with a timeout each. A
+  cell that hangs or kills the process is skipped and the sandbox is started again with the cells
+  before it replayed, so one bad cell costs only what depends on it.
+- `StudentNamespace`: what a hidden test sees, ``student.relu_forward(x)``: a call into the
+  sandbox at a question's checkpoint, returning plain data (arrays, scalars) or opaque handles.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+import resource
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.channel import ChannelError, ChannelTimeout, Endpoint, Handle, decode, encode
+
+SANDBOX_USERS = ("nnsandbox", "nobody")  # the first that exists is used when the grader is root
+CLONE_NEWNET = 0x40000000
+
+
+@dataclass
+class Limits:
+    """Resource limits for one sandbox process and its children."""
+
+    cpu_seconds: int = 600
+    memory_bytes: int = 3 * 1024**3
+    processes: int = 64
+    file_bytes: int = 64 * 1024**2
+    open_files: int = 256
+    cell_timeout: float = 60.0
+    call_timeout: float = 30.0
+    notebook_timeout: float = 300.0
+    startup_timeout: float = 60.0
+    max_restarts: int = 6
+
+
+@dataclass
+class CallResult:
+    """What one call into the sandbox gave: the value, the arguments as they are after the call
+    (to catch functions that modify their inputs) and the time the call took inside the sandbox."""
+
+    value: Any
+    args_after: list
+    seconds: float
+    output: str = ""
+
+
+class StudentError(Exception):
+    """A student function could not be called or raised; `message` is written for the student."""
+
+    def __init__(self, message: str, missing: bool = False, timed_out: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.missing = missing
+        self.timed_out = timed_out
+
+
+class SandboxUnavailable(Exception):
+    """The sandbox cannot be started at all: the grader is misconfigured, not the submission."""
+
+
+class SandboxDied(Exception):
+    """The sandbox process timed out, died or broke the protocol; it has been killed."""
+
+
+def sandbox_user() -> pwd.struct_passwd | None:
+    """The unprivileged account for student code, or None when the grader is not root."""
+    if os.geteuid() != 0:
+        return None
+    for name in SANDBOX_USERS:
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    return None
+
+
+def _try_new_network_namespace() -> None:
+    """Detach from the network (root only; silently kept when the kernel refuses)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.unshare(CLONE_NEWNET)
+    except Exception:  # noqa: BLE001 - best effort; the README says what happens where refused
+        pass
+
+
+class Sandbox:
+    """One sandbox process. Use `request` to talk to it; any failure kills it and raises."""
+
+    generation_counter = 0
+
+    def __init__(self, workdir: Path, limits: Limits, log_path: Path):
+        self.workdir = workdir
+        self.limits = limits
+        self.log_path = log_path
+        self.user = sandbox_user()
+        self.process: subprocess.Popen | None = None
+        self.endpoint: Endpoint | None = None
+        Sandbox.generation_counter += 1
+        self.generation = Sandbox.generation_counter
+
+    def _preexec(self) -> None:  # runs in the child between fork and exec
+        os.setsid()
+        limits = self.limits
+        for kind, value in [
+            (resource.RLIMIT_CPU, limits.cpu_seconds),
+            (resource.RLIMIT_AS, limits.memory_bytes),
+            (resource.RLIMIT_FSIZE, limits.file_bytes),
+            (resource.RLIMIT_NOFILE, limits.open_files),
+            (resource.RLIMIT_CORE, 0),
+        ]:
+            resource.setrlimit(kind, (value, value))
+        if self.user is not None:
+            _try_new_network_namespace()
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+            os.setgroups([])
+            os.setgid(self.user.pw_gid)
+            os.setuid(self.user.pw_uid)
+
+    def _environment(self) -> dict[str, str]:
+        env = {
+            "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.workdir),
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": str(self.workdir / ".matplotlib"),
+            "IPYTHONDIR": str(self.workdir / ".ipython"),
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            "LANG": "C.UTF-8",
+        }
+        for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "VIRTUAL_ENV"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        return env
+
+    def start(self) -> None:
+        to_child_read, to_child_write = os.pipe()
+        from_child_read, from_child_write = os.pipe()
+        with open(self.log_path, "ab") as log:
+            self.process = _popen_or_explain(
+                [sys.executable, "-I", "-m", "autograder.sandbox_main", str(to_child_read), str(from_child_write)],
+                pass_fds=(to_child_read, from_child_write),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=self.workdir,
+                env=self._environment(),
+                preexec_fn=self._preexec,
+            )
+        os.close(to_child_read)
+        os.close(from_child_write)
+        os.set_blocking(to_child_write, False)
+        self.endpoint = Endpoint(from_child_read, to_child_write)
+
+    def request(self, header: dict, arrays: list, timeout: float) -> tuple[dict, list]:
+        """Send one request and wait for its answer; on timeout or death, kill and raise."""
+        if self.endpoint is None:
+            raise SandboxDied("the sandbox is not running")
+        try:
+            self.endpoint.send(header, arrays, timeout=timeout)
+            return self.endpoint.receive(timeout=timeout)
+        except ChannelTimeout:
+            self.kill()
+            raise SandboxDied(f"timed out after {timeout:g} s") from None
+        except (ChannelError, ValueError, KeyError) as error:
+            code = self.process.poll() if self.process else None
+            self.kill()
+            raise SandboxDied(_death_reason(code, error)) from None
+
+    def kill(self) -> None:
+        """Kill the process group, and when unprivileged every process of the sandbox user."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+        if self.user is not None:
+            kill_all_processes_of(self.user.pw_uid)
+        if self.endpoint is not None:
+            for fd in (self.endpoint.read_fd, self.endpoint.write_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.process = self.endpoint = None
+
+
+def _popen_or_explain(command: list[str], **options: Any) -> subprocess.Popen:
+    """Popen, turning a failure to start into a message an instructor can act on."""
+    try:
+        return subprocess.Popen(command, **options)
+    except OSError as error:
+        user = sandbox_user()
+        who = f"user {user.pw_name}" if user else "this user"
+        raise SandboxUnavailable(
+            f"the sandbox could not start {command[0]} as {who} ({error.strerror}). When grading as root, "
+            "student code runs unprivileged: install the grader in a Python every user can read "
+            "(a venv made from /usr/bin/python3, not a Python under /root)."
+        ) from None
+
+
+def _death_reason(exit_code: int | None, error: Exception) -> str:
+    if exit_code is None:
+        return f"stopped answering ({error})"
+    if exit_code < 0:
+        name = signal.Signals(-exit_code).name
+        hint = {
+            "SIGKILL": " (out of memory, or killed)",
+            "SIGXCPU": " (CPU time limit)",
+            "SIGXFSZ": " (file size limit)",
+            "SIGSEGV": " (crashed)",
+        }.get(name, "")
+        return f"died from {name}{hint}"
+    return f"exited with code {exit_code} (os._exit, sys.exit or a crash)"
+
+
+def kill_all_processes_of(uid: int) -> None:
+    """Kill every process owned by `uid` (background processes a notebook left behind).
+
+    A forked helper takes the uid and sends SIGKILL to -1, which reaches exactly the processes
+    that uid may signal: its own.
+    """
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+@dataclass
+class Cell:
+    """A code cell of the submission: its index among code cells, source and checkpoints."""
+
+    index: int
+    source: str
+    checkpoints: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CellOutcome:
+    status: str  # "ok", "error", "timeout", "died", "skipped"
+    message: str = ""
+
+
+class NotebookRun:
+    """A submission's notebook running in a sandbox, restarted as needed, serving calls."""
+
+    def __init__(self, cells: list[Cell], workdir: Path, limits: Limits | None = None, log_path: Path | None = None):
+        self.cells = cells
+        self.workdir = workdir
+        self.limits = limits or Limits()
+        self.log_path = log_path or (workdir.parent / f"{workdir.name}-sandbox.log")
+        self.outcomes: dict[int, CellOutcome] = {}
+        self.sandbox: Sandbox | None = None
+        self.restarts = 0
+        self.last_failure = ""
+        self.started_at: float | None = None
+
+    # -- running the cells ---------------------------------------------------------------------
+    def ensure_running(self) -> Sandbox:
+        """A live sandbox with every runnable cell executed; raises SandboxDied if impossible."""
+        while self.sandbox is None:
+            if self.restarts > self.limits.max_restarts:
+                raise SandboxDied(f"the notebook's process died {self.restarts} times; last: {self.last_failure}")
+            self.restarts += 1
+            sandbox = Sandbox(self.workdir, self.limits, self.log_path)
+            sandbox.start()
+            self.sandbox = sandbox
+            self.started_at = self.started_at or time.monotonic()
+            self._run_cells()
+        return self.sandbox
+
+    def _run_cells(self) -> None:
+        for cell in self.cells:
+            previous = self.outcomes.get(cell.index)
+            if previous is not None and previous.status in ("timeout", "died", "skipped"):
+                continue
+            if time.monotonic() - self.started_at > self.limits.notebook_timeout:
+                self.outcomes[cell.index] = CellOutcome(
+                    "skipped", f"not run: the notebook used up its {self.limits.notebook_timeout:g} s"
+                )
+                continue
+            try:
+                reply, _ = self.sandbox.request(
+                    {"op": "run_cell", "source": cell.source, "checkpoints": cell.checkpoints},
+                    [],
+                    timeout=self.limits.cell_timeout,
+                )
+            except SandboxDied as death:
+                status = "timeout" if "timed out" in str(death) else "died"
+                self.outcomes[cell.index] = CellOutcome(status, f"code cell {cell.index + 1} {death}")
+                self.last_failure = self.outcomes[cell.index].message
+                self.sandbox = None
+                return
+            status = "ok" if reply.get("ok") else "error"
+            self.outcomes[cell.index] = CellOutcome(status, str(reply.get("error") or ""))
+
+    def problems(self) -> list[str]:
+        """Human-readable notes on cells that timed out, died, raised or were skipped."""
+        notes = []
+        for index in sorted(self.outcomes):
+            outcome = self.outcomes[index]
+            if outcome.status in ("timeout", "died", "skipped"):
+                notes.append(outcome.message)
+            elif outcome.status == "error":
+                notes.append(f"code cell {index + 1} raised {outcome.message}")
+        return notes
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.kill()
+            self.sandbox = None
+
+    # -- calls ---------------------------------------------------------------------------------
+    def call(
+        self,
+        question: str | None,
+        name: str,
+        args: tuple,
+        kwargs: dict,
+        timeout: float | None = None,
+        keep: tuple = (),
+        get: bool = False,
+    ) -> CallResult:
+        """Call the student's `name` with the names as they stood at `question`'s checkpoint.
+
+        keep: positions in a returned tuple to hold in the sandbox as handles (a cache).
+        get: fetch the value of the variable `name` instead of calling it."""
+        try:
+            sandbox = self.ensure_running()
+        except SandboxDied as death:
+            raise StudentError(f"{name} could not be called: {death}") from None
+        arrays: list = []
+        header = {
+            "op": "call",
+            "question": question,
+            "name": name,
+            "args": [encode(_check_generation(a, sandbox), arrays, None) for a in args],
+            "kwargs": {k: encode(_check_generation(v, sandbox), arrays, None) for k, v in kwargs.items()},
+            "keep": list(keep),
+            "get": get,
+        }
+        limit = timeout or self.limits.call_timeout
+        try:
+            reply, reply_arrays = sandbox.request(header, arrays, timeout=limit)
+        except SandboxDied as death:
+            self.sandbox = None
+            self.last_failure = f"{name} {death}"
+            raise StudentError(f"{name} {death}", timed_out="timed out" in str(death)) from None
+        if not reply.get("ok"):
+            raise StudentError(f"{name} raised {reply.get('error')}", missing=bool(reply.get("missing")))
+        try:
+            value = decode(reply["value"], reply_arrays, sandbox.generation)
+            args_after = decode(reply["args_after"], reply_arrays, sandbox.generation)
+        except (ChannelError, KeyError, IndexError):
+            raise StudentError(f"{name} sent back something the grader cannot read") from None
+        return CallResult(value, args_after, float(reply.get("seconds", 0.0)), str(reply.get("output", "")))
+
+
+def _check_generation(value: Any, sandbox: Sandbox) -> Any:
+    if isinstance(value, Handle) and value.generation != sandbox.generation:
+        raise StudentError("an object from before the notebook's process was restarted cannot be used")
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_generation(item, sandbox)
+    return value
+
+
+class StudentNamespace:
+    """The submission's names at one question's checkpoint: ``student.relu_forward(x)``.
+
+    Attribute access gives a callable that returns the plain value; `call` gives a `CallResult`
+    (value, arguments after the call, time taken). Errors raise `StudentError`.
+    """
+
+    def __init__(self, run: NotebookRun, question: str | None):
+        self._run = run
+        self._question = question
+
+    def call(self, name: str, *args: Any, timeout: float | None = None, keep: tuple = (), **kwargs: Any) -> CallResult:
+        return self._run.call(self._question, name, args, kwargs, timeout=timeout, keep=keep)
+
+    def value(self, name: str) -> Any:
+        """The plain value of the variable `name` (a numeric answer), not a call."""
+        return self._run.call(self._question, name, (), {}, get=True).value
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def function(*args: Any, **kwargs: Any) -> Any:
+            return self.call(name, *args, **kwargs).value
+
+        function.__name__ = name
+        return function

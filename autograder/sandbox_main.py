@@ -1,0 +1,241 @@
+"""The sandbox process: runs a submission's cells and answers the grader's calls.
+
+Started by `autograder.sandbox.Sandbox` as ``python -I -m autograder.sandbox_main READ_FD WRITE_FD``,
+already unprivileged and resource-limited. Everything the student wrote runs here, in an IPython
+shell, so magics, ``!`` lines, ``display()`` and matplotlib behave as in a notebook. The grader
+drives it with these requests (see `autograder.channel` for the framing):
+
+    {"op": "run_cell", "source": str, "checkpoints": [question, ...]}
+        -> {"ok": bool, "error": str | None, "output": str}
+    {"op": "call", "question": str | None, "name": str, "args": [...], "kwargs": {...}}
+        -> {"ok": true, "value": tagged, "args_after": [...], "seconds": float, "output": str}
+         | {"ok": false, "error": "ValueError: ...", "output": str}
+    {"op": "call", ..., "get": true}  -> the value of the variable `name` instead of a call
+    {"op": "release", "ids": [int, ...]} -> {"ok": true}
+
+A checkpoint is a copy of the student's names as they stood right after the cell holding
+``grader.check("<question>")``; calls for that question run with those names in place. Objects
+that are not plain data stay here as handles. Nothing in this process is trusted by the grader.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+import traceback
+import types
+
+OUTPUT_LIMIT_PER_REQUEST = 8 * 1024
+OUTPUT_LIMIT_TOTAL = 256 * 1024
+
+
+class CappedOutput(io.TextIOBase):
+    """A stdout/stderr replacement that keeps at most a few kilobytes of what is printed."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.kept = 0
+        self.dropped = 0
+        self.total_kept = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = min(OUTPUT_LIMIT_PER_REQUEST - self.kept, OUTPUT_LIMIT_TOTAL - self.total_kept)
+        if room > 0:
+            self.parts.append(text[:room])
+            self.kept += min(len(text), room)
+            self.total_kept += min(len(text), room)
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n[... {self.dropped} more characters of output not kept]"
+        self.parts, self.kept, self.dropped = [], 0, 0
+        return text
+
+
+def _install_otter_stand_in() -> None:
+    """`import otter` in the notebook gets this: the grader runs its own checks, not otter's."""
+    otter = types.ModuleType("otter")
+
+    class Notebook:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def check(self, *args, **kwargs):
+            return None
+
+        def check_all(self, *args, **kwargs):
+            return None
+
+        def export(self, *args, **kwargs):
+            return None
+
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: None
+
+    otter.Notebook = Notebook
+    sys.modules["otter"] = otter
+
+
+def _describe_error(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 500 else text[:500] + " ..."
+
+
+class Server:
+    def __init__(self, endpoint, shell, output: CappedOutput):
+        from autograder import channel
+
+        self.channel = channel
+        self.endpoint = endpoint
+        self.shell = shell
+        self.output = output
+        self.checkpoints: dict[str, dict] = {}
+        self.handles: dict[int, object] = {}
+        self.next_handle = 1
+
+    def to_handle(self, value) -> dict:
+        handle_id = self.next_handle
+        self.next_handle += 1
+        self.handles[handle_id] = value
+        return {"t": "handle", "id": handle_id, "type": type(value).__name__}
+
+    def resolve(self, value):
+        """Replace handles sent back by the grader with the objects they stand for."""
+        if type(value) is self.channel.Handle:
+            if value.id not in self.handles:
+                raise LookupError("an object from an earlier run of the notebook was sent back")
+            return self.handles[value.id]
+        if type(value) in (list, tuple):
+            return type(value)(self.resolve(v) for v in value)
+        if type(value) is dict:
+            return {k: self.resolve(v) for k, v in value.items()}
+        return value
+
+    def reply(self, header: dict, value_fields: dict | None = None) -> None:
+        arrays: list = []
+        header = dict(header, output=self.output.take())
+        for key, value in (value_fields or {}).items():
+            try:
+                header[key] = self.channel.encode(value, arrays, self.to_handle)
+            except Exception as error:  # an unsendable value is the student's problem, not ours
+                header = {
+                    "ok": False,
+                    "error": f"the result could not be sent to the grader ({error})",
+                    "output": header["output"],
+                }
+                arrays = []
+                break
+        self.endpoint.send(header, arrays)
+
+    def run_cell(self, request: dict) -> None:
+        result = self.shell.run_cell(request["source"], store_history=False)
+        error = result.error_before_exec or result.error_in_exec
+        for question in request.get("checkpoints", []):
+            self.checkpoints[question] = dict(self.shell.user_ns)
+        self.reply({"ok": error is None, "error": None if error is None else _describe_error(error)})
+
+    def call(self, request: dict, arrays: list) -> None:
+        namespace = self.shell.user_ns
+        snapshot = self.checkpoints.get(request.get("question"))
+        saved = None
+        if snapshot is not None:  # run with the names as they stood at the checkpoint
+            saved = dict(namespace)
+            namespace.clear()
+            namespace.update(snapshot)
+        try:
+            name = request["name"]
+            if name not in namespace:
+                self.reply({"ok": False, "error": f"NameError: {name} is not defined", "missing": True})
+                return
+            function = namespace[name]
+            if request.get("get"):  # the value of a variable, not a call
+                self.reply({"ok": True, "seconds": 0.0}, {"value": function, "args_after": []})
+                return
+            if not callable(function):
+                self.reply(
+                    {
+                        "ok": False,
+                        "error": f"TypeError: {name} is a {type(function).__name__}, not a function",
+                        "missing": True,
+                    }
+                )
+                return
+            args = [self.resolve(self.channel.decode(a, arrays)) for a in request.get("args", [])]
+            kwargs = {k: self.resolve(self.channel.decode(v, arrays)) for k, v in request.get("kwargs", {}).items()}
+            start = time.perf_counter()
+            try:
+                value = function(*args, **kwargs)
+            except BaseException as error:  # noqa: BLE001 - SystemExit in student code is an error too
+                seconds = time.perf_counter() - start
+                tb = traceback.extract_tb(error.__traceback__)[1:]
+                where = f" (line {tb[-1].lineno}: {tb[-1].line})" if tb and tb[-1].line else ""
+                self.reply({"ok": False, "error": _describe_error(error) + where, "seconds": seconds})
+                return
+            seconds = time.perf_counter() - start
+            keep = set(request.get("keep", []))
+            if keep and type(value) in (tuple, list):  # e.g. the cache of (out, cache) stays here
+                value = type(value)(
+                    self.channel.Handle(self.to_handle(v)["id"], type(v).__name__) if i in keep else v
+                    for i, v in enumerate(value)
+                )
+            self.reply({"ok": True, "seconds": seconds}, {"value": value, "args_after": args})
+        finally:
+            if saved is not None:
+                namespace.clear()
+                namespace.update(saved)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                request, arrays = self.endpoint.receive()
+            except self.channel.ChannelError:
+                return
+            op = request.get("op")
+            if op == "run_cell":
+                self.run_cell(request)
+            elif op == "call":
+                self.call(request, arrays)
+            elif op == "release":
+                for handle_id in request.get("ids", []):
+                    self.handles.pop(handle_id, None)
+                self.reply({"ok": True})
+            elif op == "exit":
+                return
+            else:
+                self.reply({"ok": False, "error": f"unknown request {op!r}"})
+
+
+def main() -> None:
+    read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import numpy  # noqa: F401  - loaded before student code so a failure here is ours
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from autograder.channel import Endpoint
+
+    output = CappedOutput()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # C-level and subprocess output goes nowhere; Python's goes to `output`
+    os.dup2(devnull, 2)
+    sys.stdout = sys.stderr = output
+    _install_otter_stand_in()
+    shell = InteractiveShell.instance(colors="NoColor")
+    shell.history_manager.enabled = False
+    shell.enable_gui = lambda *args, **kwargs: None  # %matplotlib inline: no GUI loop to start
+    shell.displayhook.write_output_prompt = lambda: None
+    sys.argv = ["notebook"]
+    Server(Endpoint(read_fd, write_fd), shell, output).serve()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
