@@ -1,0 +1,84 @@
+"""Shared fixtures: hw1 built once per test session into a temporary folder (the repo is not touched)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autograder.build import Assignment, Prepared, discover, prepare
+from autograder.gradescope import run_zip
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def hw1_assignment() -> Assignment:
+    return next(a for a in discover(REPO) if a.name == "hw1_layers")
+
+
+@pytest.fixture(scope="session")
+def hw1(hw1_assignment: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    return prepare(hw1_assignment, tmp_path_factory.mktemp("hw1_build"), REPO)
+
+
+@pytest.fixture
+def grade(hw1: Prepared):
+    """grade(notebook path) -> results.json as a dict, graded with the hw1 zip as Gradescope would."""
+
+    def run(notebook: Path) -> dict:
+        document, _ = run_zip(hw1.zip_path, notebook)
+        assert_valid_results(document)
+        return document
+
+    return run
+
+
+def code_cell_with(notebook: dict, text: str) -> dict:
+    matches = [c for c in notebook["cells"] if c["cell_type"] == "code" and text in "".join(c["source"])]
+    assert len(matches) == 1, f"expected one code cell containing {text!r}, found {len(matches)}"
+    return matches[0]
+
+
+def write_variant(source: Path, destination: Path, replacements: list[tuple[str, str]], extra_cells: list = ()) -> Path:
+    """Copy a notebook, replacing text in the code cell that holds each `old` (which must exist);
+    `extra_cells` are (index, source) code cells inserted before code cell `index` (-1: at the end)."""
+    notebook = json.loads(source.read_text())
+    for old, new in replacements:
+        cell = code_cell_with(notebook, old)
+        cell["source"] = "".join(cell["source"]).replace(old, new)
+    for index, text in extra_cells:
+        cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": text}
+        code_positions = [i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code"]
+        position = len(notebook["cells"]) if index == -1 else code_positions[index]
+        notebook["cells"].insert(position, cell)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(json.dumps(notebook))
+    return destination
+
+
+def scores_by_question(document: dict) -> dict[str, tuple[float, float]]:
+    from autograder.results import question_totals
+
+    return question_totals(document)
+
+
+def feedback_for(document: dict, question: str) -> str:
+    return "\n".join(t["output"] for t in document["tests"] if t["tags"][0] == question and t["score"] < t["max_score"])
+
+
+def assert_valid_results(document: dict) -> None:
+    """The Gradescope results.json contract (notes/gradescope.md)."""
+    assert isinstance(document, dict)
+    assert isinstance(document.get("tests"), list)
+    json.dumps(document, allow_nan=False)  # strict JSON: no NaN or inf anywhere
+    assert len(json.dumps(document)) < 1_000_000
+    visibilities = {"visible", "hidden", "after_due_date", "after_published"}
+    for test in document["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+        assert 0 <= test["score"] <= test["max_score"]
+        assert test["status"] in ("passed", "failed")
+        assert test["visibility"] in visibilities
+        assert test["name"].split(":")[0] == test["tags"][0]
+    assert abs(document["score"] - sum(t["score"] for t in document["tests"])) < 1e-9
