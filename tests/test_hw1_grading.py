@@ -38,10 +38,25 @@ def test_public_checks_visible_and_hidden_after_published(hw1, grade):
 # (question, code in the solution, wrong code, words the feedback must contain)
 LAYER_BUGS = {
     "linear: transposed dW": ("linear", "dW = x.T @ dout", "dW = dout.T @ x", ["linear_backward", "dW", "shape"]),
-    "linear: db is a mean": ("linear", "db = dout.sum(axis=0)", "db = dout.mean(axis=0)", ["linear_backward", "db", "sum"]),
+    "linear: db is a mean": (
+        "linear",
+        "db = dout.sum(axis=0)",
+        "db = dout.mean(axis=0)",
+        ["linear_backward", "db", "sum"],
+    ),
     "relu: ignores dout": ("relu", "dx = dout * (x > 0)", "dx = 1.0 * (x > 0)", ["relu_backward", "dx", "upstream"]),
-    "sigmoid: missing (1 - s)": ("sigmoid", "dx = dout * s * (1 - s)", "dx = dout * s", ["sigmoid_backward", "dx", "(1 - s)"]),
-    "mse: dpred without the mean": ("mse", "dpred = 2 * diff / diff.size", "dpred = 2 * diff", ["mse_loss", "dpred", "1/K"]),
+    "sigmoid: missing (1 - s)": (
+        "sigmoid",
+        "dx = dout * s * (1 - s)",
+        "dx = dout * s",
+        ["sigmoid_backward", "dx", "(1 - s)"],
+    ),
+    "mse: dpred without the mean": (
+        "mse",
+        "dpred = 2 * diff / diff.size",
+        "dpred = 2 * diff",
+        ["mse_loss", "dpred", "1/K"],
+    ),
     "softmax_ce: no max shift": (
         "softmax_ce",
         "shifted = scores - scores.max(axis=1, keepdims=True)",
@@ -67,7 +82,9 @@ def test_wrong_layer_loses_points_on_its_own_question(bug, hw1, grade, tmp_path)
 
 
 def test_input_modified_in_place_is_caught(hw1, grade, tmp_path):
-    notebook = write_variant(hw1.solution, tmp_path / "hw1_layers.ipynb", [("out = np.maximum(x, 0)", "out = x\n    out[out < 0] = 0")])
+    notebook = write_variant(
+        hw1.solution, tmp_path / "hw1_layers.ipynb", [("out = np.maximum(x, 0)", "out = x\n    out[out < 0] = 0")]
+    )
     document = grade(notebook)
     assert scores_by_question(document)["relu"][0] < 2
     assert "relu_forward modified its input x" in feedback_for(document, "relu")
@@ -75,6 +92,11 @@ def test_input_modified_in_place_is_caught(hw1, grade, tmp_path):
 
 def test_question_graded_at_its_check_cell(hw1, grade, tmp_path):
     """A later experiment that breaks relu_forward does not change the relu grade."""
-    notebook = write_variant(hw1.solution, tmp_path / "hw1_layers.ipynb", [], extra_cells=[(-1, "def relu_forward(x):\n    return None, None\n")])
+    notebook = write_variant(
+        hw1.solution,
+        tmp_path / "hw1_layers.ipynb",
+        [],
+        extra_cells=[(-1, "def relu_forward(x):\n    return None, None\n")],
+    )
     totals = scores_by_question(grade(notebook))
     assert totals["relu"] == (2, 2)

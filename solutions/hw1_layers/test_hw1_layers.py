@@ -271,13 +271,21 @@ def _mse_call(student, pred, y):
     return expect_scalar(loss, "mse_loss", "loss"), dpred
 
 
+def mse_gradient_hints(pred, y):
+    diff = pred - y
+    return {
+        f"It is missing the 1/K of the mean (K = {pred.size} elements).": 2 * diff,
+        "It divides by the number of rows only: divide by the number of elements, N * M.": 2 * diff / len(diff),
+    }
+
+
 @question("mse", points=0.5, visibility="visible")
 def test_mse_public_example(student):
     """loss and gradient on the public example"""
     pred, y = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.5, 2.0], [2.0, 5.0]])
     loss, dpred = _mse_call(student, pred, y)
     expect_close(np.array(loss), np.array(ref.mse(pred, y)), "mse_loss", "loss", batch_size=pred.size)
-    expect_close(dpred, 2 * (pred - y) / pred.size, "mse_loss", "dpred", batch_size=pred.size)
+    expect_close(dpred, 2 * (pred - y) / pred.size, "mse_loss", "dpred", hints=mse_gradient_hints(pred, y))
 
 
 @question("mse", points=0.5)
@@ -299,18 +307,12 @@ def test_mse_gradient(student, rng):
     pred, y = rng.standard_normal((N + 1, M)), rng.standard_normal((N + 1, M))
     _, dpred = _mse_call(student, pred, y)
     expected = numerical_gradient(lambda p: ref.mse(p, y), pred)
-    hints = {
-        f"It is missing the 1/K of the mean (K = {pred.size} elements).": 2 * (pred - y),
-        "It is the gradient of the mean over rows only: divide by the number of elements, N * M.": 2
-        * (pred - y)
-        / pred.shape[0],
-    }
     expect_gradient(
         dpred,
         expected,
         "mse_loss",
         "dpred",
-        hints=hints,
+        hints=mse_gradient_hints(pred, y),
         batch_size=pred.size,
         shape_hint="dpred has the shape of pred.",
     )

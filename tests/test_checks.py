@@ -1,0 +1,93 @@
+"""The check library: types and shapes before values, NaN never passes, hints name known mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder.channel import Handle
+from autograder.checks import (
+    CheckFailed,
+    expect_array,
+    expect_close,
+    expect_gradient,
+    expect_int,
+    expect_scalar,
+    expect_tuple,
+    expect_unchanged,
+    numerical_gradient,
+    scale_hint,
+)
+
+
+def test_broadcastable_shape_is_rejected_before_values():
+    # np.allclose((3,1) ones, (3,) ones) is True; the check must not be fooled
+    with pytest.raises(CheckFailed, match=r"shape \(3, 1\), expected \(3,\)"):
+        expect_close(np.ones((3, 1)), np.ones(3), "f", "out")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_fail(bad):
+    value = np.ones((2, 2))
+    value[1, 0] = bad
+    with pytest.raises(CheckFailed, match=r"index \(1, 0\)"):
+        expect_close(value, np.ones((2, 2)), "f", "out")
+
+
+def test_lists_handles_and_float32_are_named():
+    with pytest.raises(CheckFailed, match="is a list"):
+        expect_array([1.0, 2.0], (2,), "f", "out")
+    with pytest.raises(CheckFailed, match="subclasses and array-like"):
+        expect_array(Handle(1, "MyArray"), (2,), "f", "out")
+    with pytest.raises(CheckFailed, match="dtype float32"):
+        expect_array(np.ones(2, dtype=np.float32), (2,), "f", "out")
+
+
+def test_wrong_value_reports_worst_index_and_both_values():
+    expected = np.arange(6.0).reshape(2, 3)
+    actual = expected.copy()
+    actual[1, 2] = 9.0
+    with pytest.raises(CheckFailed) as failure:
+        expect_close(actual, expected, "linear_forward", "out")
+    message = str(failure.value)
+    assert "linear_forward: out is wrong" in message
+    assert "index (1, 2): yours 9, expected 5" in message
+
+
+def test_scale_hints():
+    expected = np.array([[0.5, -1.0], [2.0, 0.25]])
+    assert "batch size" in scale_hint(4 * expected, expected, batch_size=4)
+    assert "sum over the batch" in scale_hint(expected / 4, expected, batch_size=4)
+    assert "sign is flipped" in scale_hint(-expected, expected)
+    assert "twice" in scale_hint(2 * expected, expected)
+    assert scale_hint(expected + 1, expected) == ""
+
+
+def test_named_hint_wins():
+    expected = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(CheckFailed, match="ignores dout"):
+        expect_gradient(np.ones(3), expected, "relu_backward", "dx", hints={"It ignores dout.": np.ones(3)})
+
+
+def test_numerical_gradient_of_a_vjp():
+    rng = np.random.default_rng(0)
+    x, W, dout = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal((3, 2))
+    np.testing.assert_allclose(numerical_gradient(lambda v: v @ W, x, dout), dout @ W.T, rtol=1e-7)
+    np.testing.assert_allclose(numerical_gradient(lambda v: x @ v, W, dout), x.T @ dout, rtol=1e-7)
+
+
+def test_scalars_tuples_ints_and_unchanged_inputs():
+    assert expect_scalar(np.float64(1.5), "f", "loss") == 1.5
+    with pytest.raises(CheckFailed, match="single number"):
+        expect_scalar(np.ones(2), "f", "loss")
+    with pytest.raises(CheckFailed, match="finite"):
+        expect_scalar(float("nan"), "f", "loss")
+    with pytest.raises(CheckFailed, match="returned None"):
+        expect_tuple(None, 2, "relu_forward")
+    expect_int(np.int64(13), "f", 13, "count")
+    with pytest.raises(CheckFailed, match="expected 13"):
+        expect_int(12, "f", 13, "count")
+    with pytest.raises(CheckFailed, match="whole number"):
+        expect_int(12.5, "f", 13, "count")
+    with pytest.raises(CheckFailed, match="modified its input x"):
+        expect_unchanged({"x": np.array([1.0, -1.0])}, [np.array([1.0, 0.0])], "relu_forward")

@@ -1,0 +1,72 @@
+"""The student release in assignments/ is in sync with its master and holds nothing secret."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from conftest import REPO
+
+RELEASE = REPO / "assignments"
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_release_is_in_sync_with_master(hw1):
+    """Rebuilding from the master gives exactly the committed release (run `nn-autograder build`)."""
+    built = files_under(hw1.otter_out / "student")
+    committed = files_under(RELEASE / "hw1_layers")
+    assert sorted(built) == sorted(committed), "file lists differ: run `nn-autograder build` and commit assignments/"
+    for name in built:
+        assert built[name] == committed[name], (
+            f"{name} is out of date: run `nn-autograder build` and commit assignments/"
+        )
+
+
+def code_lines(notebook: Path) -> tuple[set[str], set[str]]:
+    """(lines inside `# BEGIN SOLUTION` blocks or ending in `# SOLUTION`, all other code lines), stripped."""
+    solution, other = set(), set()
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        inside = False
+        for line in "".join(cell["source"]).splitlines():
+            if "# BEGIN SOLUTION" in line:
+                inside = True
+            elif "# END SOLUTION" in line:
+                inside = False
+            elif inside or line.rstrip().endswith("# SOLUTION"):
+                solution.add(line.split("# SOLUTION")[0].strip())
+            else:
+                other.add(line.strip())
+    return solution, other
+
+
+def test_release_holds_no_solution_and_no_hidden_tests(hw1_assignment):
+    release_text = "\n".join(
+        p.read_text(errors="replace") for p in (RELEASE / "hw1_layers").rglob("*") if p.suffix in (".py", ".ipynb")
+    )
+    assert "BEGIN SOLUTION" not in release_text and "END SOLUTION" not in release_text
+    assert not re.search(r"hidden\s*=\s*True|hidden:\s*true", release_text)
+    solution, given = code_lines(hw1_assignment.master)
+    _, released = code_lines(RELEASE / "hw1_layers" / "hw1_layers.ipynb")
+    leaked = sorted(line for line in (solution - given) & released if len(line) > 8)
+    assert not leaked, f"solution code in the student release: {leaked}"
+    assert not list(RELEASE.rglob("test_*.py")), "hidden suites belong under solutions/, never assignments/"
+    assert not list(RELEASE.rglob("reference.py"))
+
+
+def test_zip_holds_hidden_suite_and_lean_setup(hw1):
+    import zipfile
+
+    names = zipfile.ZipFile(hw1.zip_path).namelist()
+    assert {"setup.sh", "run_autograder", "requirements.txt", "assignment/assignment.json"} <= set(names)
+    assert "assignment/hidden/test_hw1_layers.py" in names and "assignment/files/digits.npz" in names
+    setup = zipfile.ZipFile(hw1.zip_path).read("setup.sh").decode()
+    for heavy in ("conda", "mamba", "playwright", "chromium", "texlive", "otter"):
+        assert heavy not in setup.lower()
+    requirements = zipfile.ZipFile(hw1.zip_path).read("requirements.txt").decode().split()
+    assert requirements and all("==" in line for line in requirements), "every shipped requirement is pinned"
