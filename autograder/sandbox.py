@@ -15,6 +15,7 @@ Three layers, each usable on its own:
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import pwd
 import resource
@@ -28,7 +29,8 @@ from typing import Any
 
 from autograder.channel import ChannelError, ChannelTimeout, Endpoint, Handle, decode, encode
 
-SANDBOX_USERS = ("nnsandbox", "nobody")  # the first that exists is used when the grader is root
+DEDICATED_USER = "nnsandbox"  # created by setup.sh (Gradescope) and scripts/dev.sh (as root)
+SANDBOX_USERS = (DEDICATED_USER, "nobody")  # the first that exists is used when the grader is root
 CLONE_NEWNET = 0x40000000
 
 
@@ -44,8 +46,18 @@ class Limits:
     cell_timeout: float = 60.0
     call_timeout: float = 30.0
     notebook_timeout: float = 300.0
-    startup_timeout: float = 60.0
+    total_timeout: float = 540.0  # Gradescope's default limit is 600 s
     max_restarts: int = 6
+
+    @classmethod
+    def from_environment(cls) -> Limits:
+        """Defaults, overridden by NN_AUTOGRADER_LIMITS='{"cell_timeout": 10, ...}' (instructors and
+        tests set it; a submission cannot set the grader's environment)."""
+        overrides = json.loads(os.environ.get("NN_AUTOGRADER_LIMITS", "{}"))
+        unknown = set(overrides) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown limits in NN_AUTOGRADER_LIMITS: {sorted(unknown)}")
+        return cls(**overrides)
 
 
 @dataclass
@@ -144,6 +156,7 @@ class Sandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
             "LANG": "C.UTF-8",
+            "PIP_NO_INDEX": "1",  # `!pip install x` answers at once instead of waiting on the network
         }
         for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "VIRTUAL_ENV"):
             if name in os.environ:
@@ -192,8 +205,8 @@ class Sandbox:
             except (ProcessLookupError, PermissionError):
                 pass
             self.process.wait()
-        if self.user is not None:
-            kill_all_processes_of(self.user.pw_uid)
+        if self.user is not None and self.user.pw_name == DEDICATED_USER:
+            kill_all_processes_of(self.user.pw_uid)  # also what escaped the group (setsid, daemons)
         if self.endpoint is not None:
             for fd in (self.endpoint.read_fd, self.endpoint.write_fd):
                 try:
@@ -265,7 +278,12 @@ class CellOutcome:
 
 
 class NotebookRun:
-    """A submission's notebook running in a sandbox, restarted as needed, serving calls."""
+    """A submission's notebook running in a sandbox, restarted as needed, serving calls.
+
+    Time is bounded three ways: each cell and each call has a timeout; a (question, function)
+    pair that timed out once is not called again; and everything stops at `limits.total_timeout`
+    after the first start, so grading a submission ends within that bound plus a few seconds.
+    """
 
     def __init__(self, cells: list[Cell], workdir: Path, limits: Limits | None = None, log_path: Path | None = None):
         self.cells = cells
@@ -277,6 +295,13 @@ class NotebookRun:
         self.restarts = 0
         self.last_failure = ""
         self.started_at: float | None = None
+        self.timed_out_calls: dict[tuple[str | None, str], str] = {}
+
+    def _time_left(self, limit: float) -> float:
+        """`limit`, cut to what is left of the total budget; 0 when it is used up."""
+        if self.started_at is None:
+            return limit
+        return max(0.0, min(limit, self.started_at + self.limits.total_timeout - time.monotonic()))
 
     # -- running the cells ---------------------------------------------------------------------
     def ensure_running(self) -> Sandbox:
@@ -284,6 +309,8 @@ class NotebookRun:
         while self.sandbox is None:
             if self.restarts > self.limits.max_restarts:
                 raise SandboxDied(f"the notebook's process died {self.restarts} times; last: {self.last_failure}")
+            if self.started_at is not None and self._time_left(1.0) <= 0:
+                raise SandboxDied(f"the grading time budget of {self.limits.total_timeout:g} s is used up")
             self.restarts += 1
             sandbox = Sandbox(self.workdir, self.limits, self.log_path)
             sandbox.start()
@@ -292,25 +319,28 @@ class NotebookRun:
             self._run_cells()
         return self.sandbox
 
+    def describe_cell(self, cell: Cell) -> str:
+        first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+        return f"code cell {cell.index + 1} ({first[:60]!r})"
+
     def _run_cells(self) -> None:
         for cell in self.cells:
             previous = self.outcomes.get(cell.index)
             if previous is not None and previous.status in ("timeout", "died", "skipped"):
                 continue
-            if time.monotonic() - self.started_at > self.limits.notebook_timeout:
+            budget = self._time_left(self.limits.cell_timeout)
+            if time.monotonic() - self.started_at > self.limits.notebook_timeout or budget <= 0:
                 self.outcomes[cell.index] = CellOutcome(
-                    "skipped", f"not run: the notebook used up its {self.limits.notebook_timeout:g} s"
+                    "skipped", f"{self.describe_cell(cell)} was not run: the notebook used up its time"
                 )
                 continue
             try:
                 reply, _ = self.sandbox.request(
-                    {"op": "run_cell", "source": cell.source, "checkpoints": cell.checkpoints},
-                    [],
-                    timeout=self.limits.cell_timeout,
+                    {"op": "run_cell", "source": cell.source, "checkpoints": cell.checkpoints}, [], timeout=budget
                 )
             except SandboxDied as death:
                 status = "timeout" if "timed out" in str(death) else "died"
-                self.outcomes[cell.index] = CellOutcome(status, f"code cell {cell.index + 1} {death}")
+                self.outcomes[cell.index] = CellOutcome(status, f"{self.describe_cell(cell)} {death}; it was skipped")
                 self.last_failure = self.outcomes[cell.index].message
                 self.sandbox = None
                 return
@@ -320,12 +350,14 @@ class NotebookRun:
     def problems(self) -> list[str]:
         """Human-readable notes on cells that timed out, died, raised or were skipped."""
         notes = []
-        for index in sorted(self.outcomes):
-            outcome = self.outcomes[index]
-            if outcome.status in ("timeout", "died", "skipped"):
+        for cell in self.cells:
+            outcome = self.outcomes.get(cell.index)
+            if outcome is None or outcome.status == "ok":
+                continue
+            if outcome.status == "error":
+                notes.append(f"{self.describe_cell(cell)} raised {outcome.message}")
+            else:
                 notes.append(outcome.message)
-            elif outcome.status == "error":
-                notes.append(f"code cell {index + 1} raised {outcome.message}")
         return notes
 
     def close(self) -> None:
@@ -347,7 +379,10 @@ class NotebookRun:
         """Call the student's `name` with the names as they stood at `question`'s checkpoint.
 
         keep: positions in a returned tuple to hold in the sandbox as handles (a cache).
-        get: fetch the value of the variable `name` instead of calling it."""
+        get: fetch the value of the variable `name` instead of calling it.
+        The time in the result is measured here, in the grader: the sandbox could lie about it."""
+        if (question, name) in self.timed_out_calls:
+            raise StudentError(self.timed_out_calls[(question, name)] + " (not called again)", timed_out=True)
         try:
             sandbox = self.ensure_running()
         except SandboxDied as death:
@@ -362,21 +397,31 @@ class NotebookRun:
             "keep": list(keep),
             "get": get,
         }
-        limit = timeout or self.limits.call_timeout
+        limit = self._time_left(timeout or self.limits.call_timeout)
+        if limit <= 0:
+            raise StudentError(f"{name} was not called: the grading time budget is used up", timed_out=True)
+        started = time.monotonic()
         try:
             reply, reply_arrays = sandbox.request(header, arrays, timeout=limit)
         except SandboxDied as death:
             self.sandbox = None
             self.last_failure = f"{name} {death}"
+            if "timed out" in str(death):
+                self.timed_out_calls[(question, name)] = f"{name} {death}"
             raise StudentError(f"{name} {death}", timed_out="timed out" in str(death)) from None
+        seconds = time.monotonic() - started
         if not reply.get("ok"):
-            raise StudentError(f"{name} raised {reply.get('error')}", missing=bool(reply.get("missing")))
+            missing = bool(reply.get("missing"))
+            message = f"{name} raised {reply.get('error')}"
+            if missing and self.problems():
+                message += f" (while running your notebook: {self.problems()[0]})"
+            raise StudentError(message, missing=missing)
         try:
             value = decode(reply["value"], reply_arrays, sandbox.generation)
             args_after = decode(reply["args_after"], reply_arrays, sandbox.generation)
         except (ChannelError, KeyError, IndexError):
             raise StudentError(f"{name} sent back something the grader cannot read") from None
-        return CallResult(value, args_after, float(reply.get("seconds", 0.0)), str(reply.get("output", "")))
+        return CallResult(value, args_after, seconds, str(reply.get("output", "")))
 
 
 def _check_generation(value: Any, sandbox: Sandbox) -> Any:

@@ -8,7 +8,7 @@ drives it with these requests (see `autograder.channel` for the framing):
     {"op": "run_cell", "source": str, "checkpoints": [question, ...]}
         -> {"ok": bool, "error": str | None, "output": str}
     {"op": "call", "question": str | None, "name": str, "args": [...], "kwargs": {...}}
-        -> {"ok": true, "value": tagged, "args_after": [...], "seconds": float, "output": str}
+        -> {"ok": true, "value": tagged, "args_after": [...], "output": str}
          | {"ok": false, "error": "ValueError: ...", "output": str}
     {"op": "call", ..., "get": true}  -> the value of the variable `name` instead of a call
     {"op": "release", "ids": [int, ...]} -> {"ok": true}
@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import time
 import traceback
 import types
 
@@ -158,7 +157,7 @@ class Server:
                 return
             function = namespace[name]
             if request.get("get"):  # the value of a variable, not a call
-                self.reply({"ok": True, "seconds": 0.0}, {"value": function, "args_after": []})
+                self.reply({"ok": True}, {"value": function, "args_after": []})
                 return
             if not callable(function):
                 self.reply(
@@ -171,23 +170,20 @@ class Server:
                 return
             args = [self.resolve(self.channel.decode(a, arrays)) for a in request.get("args", [])]
             kwargs = {k: self.resolve(self.channel.decode(v, arrays)) for k, v in request.get("kwargs", {}).items()}
-            start = time.perf_counter()
             try:
                 value = function(*args, **kwargs)
             except BaseException as error:  # noqa: BLE001 - SystemExit in student code is an error too
-                seconds = time.perf_counter() - start
                 tb = traceback.extract_tb(error.__traceback__)[1:]
                 where = f" (line {tb[-1].lineno}: {tb[-1].line})" if tb and tb[-1].line else ""
-                self.reply({"ok": False, "error": _describe_error(error) + where, "seconds": seconds})
+                self.reply({"ok": False, "error": _describe_error(error) + where})
                 return
-            seconds = time.perf_counter() - start
             keep = set(request.get("keep", []))
             if keep and type(value) in (tuple, list):  # e.g. the cache of (out, cache) stays here
                 value = type(value)(
                     self.channel.Handle(self.to_handle(v)["id"], type(v).__name__) if i in keep else v
                     for i, v in enumerate(value)
                 )
-            self.reply({"ok": True, "seconds": seconds}, {"value": value, "args_after": args})
+            self.reply({"ok": True}, {"value": value, "args_after": args})
         finally:
             if saved is not None:
                 namespace.clear()

@@ -30,8 +30,8 @@ from autograder.checks import (
 from autograder.suite import question
 
 N, D, M = 4, 5, 3  # batch, input and output sizes of the small checks
-BIG_N, BIG_D, BIG_M = 64, 300, 200  # finite differences here take minutes; a real backward, milliseconds
-BACKWARD_BUDGET_SECONDS = 1.0
+BACKWARD_BUDGET_SECONDS = 1.0  # a real backward at the large sizes below takes milliseconds
+BACKWARD_TIMEOUT_SECONDS = 10.0  # finite differences there take from tens of seconds to minutes
 
 
 def forward_then_backward(student, forward, backward, inputs, upstream, outputs, names):
@@ -39,7 +39,7 @@ def forward_then_backward(student, forward, backward, inputs, upstream, outputs,
     Returns (forward CallResult, backward CallResult, backward outputs as a tuple)."""
     fwd = student_call(student.call, forward, *inputs, keep=(1,))
     out, cache = expect_tuple(fwd.value, 2, forward, "out, cache")
-    bwd = student_call(student.call, backward, upstream, cache)
+    bwd = student_call(student.call, backward, upstream, cache, timeout=BACKWARD_TIMEOUT_SECONDS)
     grads = (bwd.value,) if outputs == 1 else expect_tuple(bwd.value, outputs, backward, names)
     return fwd, bwd, grads
 
@@ -52,15 +52,47 @@ def check_unchanged(student, forward, backward, inputs, upstream, names):
     expect_unchanged({"dout": upstream}, bwd.args_after, backward)
 
 
-def check_fast_backward(student, forward, backward, inputs, upstream, wrt, reference_forward):
-    """At a large size, backward must answer within the budget and be right along random directions
-    (a backward done by finite differences of the forward is correct but far too slow)."""
-    _, bwd, grads = forward_then_backward(student, forward, backward, inputs, upstream, len(wrt), "")
-    if bwd.seconds > BACKWARD_BUDGET_SECONDS:
-        raise CheckFailed(
-            f"{backward} took {bwd.seconds:.1f} s at size {inputs[0].shape}; a backward pass takes milliseconds. "
-            "Compute the gradient with the chain rule, not by finite differences."
+def large_problem(layer, rng):
+    """(inputs, upstream, [(input position, gradient name)], reference forward) at a size where a
+    backward pass takes milliseconds and finite differences of the forward take far longer."""
+    if layer == "linear":
+        x, W, b, dout = linear_inputs(rng, 64, 300, 200)
+        return (x, W, b), dout, [(0, "dx"), (1, "dW"), (2, "db")], ref.linear
+    x = away_from_kinks(rng, (200, 500)) if layer == "relu" else rng.uniform(-3, 3, (200, 500))
+    return (x,), rng.standard_normal(x.shape), [(0, "dx")], getattr(ref, layer)
+
+
+_backward_verdicts: dict[str, str] = {}  # layer -> "" when its backward is a real one, else why not
+
+
+def require_real_backward(student, layer):
+    """Backward points need a real backward pass, not finite differences of the forward (right
+    values, no backpropagation). Timed once per submission, by the grader's clock, at a large size."""
+    if layer not in _backward_verdicts:
+        inputs, upstream, wrt, _ = large_problem(layer, np.random.default_rng(2024))
+        backward = f"{layer}_backward"
+        slow = (
+            f"{backward} needs more than {BACKWARD_BUDGET_SECONDS:g} s for an input of shape {inputs[0].shape} "
+            "(a backward pass takes milliseconds there). Compute the gradient with the chain rule: "
+            "a backward made of finite differences of the forward earns no backward points."
         )
+        try:
+            _, bwd, _ = forward_then_backward(student, f"{layer}_forward", backward, inputs, upstream, len(wrt), "")
+            verdict = "" if bwd.seconds <= BACKWARD_BUDGET_SECONDS else f"{slow} It took {bwd.seconds:.1f} s."
+        except CheckFailed as failure:
+            verdict = slow if "did not finish in time" in str(failure) else str(failure)
+        _backward_verdicts[layer] = verdict
+    if _backward_verdicts[layer]:
+        raise CheckFailed(_backward_verdicts[layer])
+
+
+def check_large_backward(student, layer, rng):
+    """At a large size: a real backward (see require_real_backward), right along random directions."""
+    require_real_backward(student, layer)
+    inputs, upstream, wrt, reference_forward = large_problem(layer, rng)
+    _, _, grads = forward_then_backward(
+        student, f"{layer}_forward", f"{layer}_backward", inputs, upstream, len(wrt), ""
+    )
     for gradient, (position, name) in zip(grads, wrt):
 
         def forward_of(value, position=position):
@@ -68,7 +100,7 @@ def check_fast_backward(student, forward, backward, inputs, upstream, wrt, refer
             args[position] = value
             return reference_forward(*args)
 
-        directional_check(gradient, forward_of, inputs[position], upstream, backward, name)
+        directional_check(gradient, forward_of, inputs[position], upstream, f"{layer}_backward", name)
 
 
 # ----------------------------------------------------------------------------------------- linear
@@ -102,6 +134,7 @@ def test_linear_forward(student, rng):
 
 
 def _linear_gradient(student, rng, which):
+    require_real_backward(student, "linear")
     x, W, b, dout = linear_inputs(rng)
     _, _, (dx, dW, db) = forward_then_backward(
         student, "linear_forward", "linear_backward", (x, W, b), dout, 3, "dx, dW, db"
@@ -154,14 +187,12 @@ def test_linear_inputs_unchanged(student, rng):
 @question("linear", points=0.5)
 def test_linear_backward_large(student, rng):
     """backward is right and fast on a large layer"""
-    x, W, b, dout = linear_inputs(rng, BIG_N, BIG_D, BIG_M)
-    check_fast_backward(
-        student, "linear_forward", "linear_backward", (x, W, b), dout, [(0, "dx"), (1, "dW"), (2, "db")], ref.linear
-    )
+    check_large_backward(student, "linear", rng)
 
 
 # ------------------------------------------------------------------------- relu and sigmoid
 def _elementwise_gradient(student, rng, layer, x, reference_forward, hints_for):
+    require_real_backward(student, layer)
     dout = rng.standard_normal(x.shape)
     _, _, (dx,) = forward_then_backward(student, f"{layer}_forward", f"{layer}_backward", (x,), dout, 1, "dx")
     expected = numerical_gradient(reference_forward, x, dout)
@@ -221,10 +252,7 @@ def test_relu_inputs_unchanged(student, rng):
 @question("relu", points=0.25)
 def test_relu_backward_large(student, rng):
     """backward is right and fast on a large input"""
-    x = away_from_kinks(rng, (BIG_N, BIG_D))
-    check_fast_backward(
-        student, "relu_forward", "relu_backward", (x,), rng.standard_normal(x.shape), [(0, "dx")], ref.relu
-    )
+    check_large_backward(student, "relu", rng)
 
 
 @question("sigmoid", points=0.5, visibility="visible")
@@ -259,10 +287,7 @@ def test_sigmoid_inputs_unchanged(student, rng):
 @question("sigmoid", points=0.25)
 def test_sigmoid_backward_large(student, rng):
     """backward is right and fast on a large input"""
-    x = rng.uniform(-3, 3, (BIG_N, BIG_D))
-    check_fast_backward(
-        student, "sigmoid_forward", "sigmoid_backward", (x,), rng.standard_normal(x.shape), [(0, "dx")], ref.sigmoid
-    )
+    check_large_backward(student, "sigmoid", rng)
 
 
 # -------------------------------------------------------------------------------------------- mse
