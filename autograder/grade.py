@@ -71,7 +71,9 @@ def grade(source: Path, submission: Path, results_dir: Path, seed: int = 0, limi
         notebook = find_notebook(submission, notebook_name)
         cells = read_cells(notebook)
         scratch = _prepare_scratch(notebook, notebook_name, assignment / "files")
-        run = NotebookRun(cells, scratch, limits or Limits.from_environment(), log_path=Path(tempfile.mkdtemp()) / "sandbox.log")
+        run = NotebookRun(
+            cells, scratch, limits or Limits.from_environment(), log_path=Path(tempfile.mkdtemp()) / "sandbox.log"
+        )
     except NotGradable as problem:
         not_gradable = str(problem)
 

@@ -39,7 +39,7 @@ class Limits:
     """Resource limits for one sandbox process and its children."""
 
     cpu_seconds: int = 600
-    memory_bytes: int = 3 * 1024**3
+    memory_bytes: int = 1024**3  # address space; the solution notebook peaks near 0.4 GB
     processes: int = 64
     file_bytes: int = 64 * 1024**2
     open_files: int = 256
@@ -122,6 +122,7 @@ class Sandbox:
         self.user = sandbox_user()
         self.process: subprocess.Popen | None = None
         self.endpoint: Endpoint | None = None
+        self.requests_sent = 0
         Sandbox.generation_counter += 1
         self.generation = Sandbox.generation_counter
 
@@ -186,14 +187,22 @@ class Sandbox:
         """Send one request and wait for its answer; on timeout or death, kill and raise."""
         if self.endpoint is None:
             raise SandboxDied("the sandbox is not running")
+        self.requests_sent += 1
+        header = dict(header, id=self.requests_sent)
         try:
             self.endpoint.send(header, arrays, timeout=timeout)
-            return self.endpoint.receive(timeout=timeout)
+            reply, reply_arrays = self.endpoint.receive(timeout=timeout)
+            if reply.get("id") != self.requests_sent:
+                raise ChannelError("the answer does not belong to the request")
+            return reply, reply_arrays
         except ChannelTimeout:
             self.kill()
             raise SandboxDied(f"timed out after {timeout:g} s") from None
         except (ChannelError, ValueError, KeyError) as error:
-            code = self.process.poll() if self.process else None
+            try:  # the channel closes a moment before the process is gone: give it that moment
+                code = self.process.wait(timeout=2) if self.process else None
+            except subprocess.TimeoutExpired:
+                code = None
             self.kill()
             raise SandboxDied(_death_reason(code, error)) from None
 
@@ -342,6 +351,14 @@ class NotebookRun:
                 status = "timeout" if "timed out" in str(death) else "died"
                 self.outcomes[cell.index] = CellOutcome(status, f"{self.describe_cell(cell)} {death}; it was skipped")
                 self.last_failure = self.outcomes[cell.index].message
+                self.sandbox = None
+                return
+            if reply.get("fatal"):  # out of memory: restart without this cell
+                self.outcomes[cell.index] = CellOutcome(
+                    "died", f"{self.describe_cell(cell)} ran out of memory ({reply.get('error')}); it was skipped"
+                )
+                self.last_failure = self.outcomes[cell.index].message
+                self.sandbox.kill()
                 self.sandbox = None
                 return
             status = "ok" if reply.get("ok") else "error"

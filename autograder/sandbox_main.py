@@ -6,7 +6,7 @@ shell, so magics, ``!`` lines, ``display()`` and matplotlib behave as in a noteb
 drives it with these requests (see `autograder.channel` for the framing):
 
     {"op": "run_cell", "source": str, "checkpoints": [question, ...]}
-        -> {"ok": bool, "error": str | None, "output": str}
+        -> {"ok": bool, "error": str | None, "fatal": bool, "output": str}
     {"op": "call", "question": str | None, "name": str, "args": [...], "kwargs": {...}}
         -> {"ok": true, "value": tagged, "args_after": [...], "output": str}
          | {"ok": false, "error": "ValueError: ...", "output": str}
@@ -100,6 +100,8 @@ class Server:
         self.checkpoints: dict[str, dict] = {}
         self.handles: dict[int, object] = {}
         self.next_handle = 1
+        self.pid = os.getpid()
+        self.request_id = None
 
     def to_handle(self, value) -> dict:
         handle_id = self.next_handle
@@ -120,8 +122,10 @@ class Server:
         return value
 
     def reply(self, header: dict, value_fields: dict | None = None) -> None:
+        if os.getpid() != self.pid:  # a process the student forked never speaks on the channel
+            os._exit(0)
         arrays: list = []
-        header = dict(header, output=self.output.take())
+        header = dict(header, output=self.output.take(), id=self.request_id)
         for key, value in (value_fields or {}).items():
             try:
                 header[key] = self.channel.encode(value, arrays, self.to_handle)
@@ -140,7 +144,9 @@ class Server:
         error = result.error_before_exec or result.error_in_exec
         for question in request.get("checkpoints", []):
             self.checkpoints[question] = dict(self.shell.user_ns)
-        self.reply({"ok": error is None, "error": None if error is None else _describe_error(error)})
+        # After a MemoryError the notebook may hold on to what it allocated: start afresh without it.
+        fatal = isinstance(error, MemoryError)
+        self.reply({"ok": error is None, "error": None if error is None else _describe_error(error), "fatal": fatal})
 
     def call(self, request: dict, arrays: list) -> None:
         namespace = self.shell.user_ns
@@ -195,6 +201,9 @@ class Server:
                 request, arrays = self.endpoint.receive()
             except self.channel.ChannelError:
                 return
+            if os.getpid() != self.pid:
+                os._exit(0)
+            self.request_id = request.get("id")
             op = request.get("op")
             if op == "run_cell":
                 self.run_cell(request)

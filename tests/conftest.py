@@ -41,17 +41,21 @@ def code_cell_with(notebook: dict, text: str) -> dict:
     return matches[0]
 
 
-def write_variant(source: Path, destination: Path, replacements: list[tuple[str, str]], extra_cells: list = ()) -> Path:
-    """Copy a notebook, replacing text in the code cell that holds each `old` (which must exist);
-    `extra_cells` are (index, source) code cells inserted before code cell `index` (-1: at the end)."""
+def write_variant(
+    source: Path, destination: Path, replacements: list[tuple[str, str]] = (), insert: list[tuple[str | None, str]] = ()
+) -> Path:
+    """Copy a notebook, replacing text in the code cell that holds each `old` (which must exist).
+    `insert` holds (anchor, code): a new code cell before the code cell containing `anchor`
+    (None: at the end)."""
     notebook = json.loads(source.read_text())
     for old, new in replacements:
         cell = code_cell_with(notebook, old)
         cell["source"] = "".join(cell["source"]).replace(old, new)
-    for index, text in extra_cells:
+    for anchor, text in insert:
         cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": text}
-        code_positions = [i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code"]
-        position = len(notebook["cells"]) if index == -1 else code_positions[index]
+        position = (
+            len(notebook["cells"]) if anchor is None else notebook["cells"].index(code_cell_with(notebook, anchor))
+        )
         notebook["cells"].insert(position, cell)
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text(json.dumps(notebook))

@@ -96,7 +96,7 @@ def test_question_graded_at_its_check_cell(hw1, grade, tmp_path):
         hw1.solution,
         tmp_path / "hw1_layers.ipynb",
         [],
-        extra_cells=[(-1, "def relu_forward(x):\n    return None, None\n")],
+        insert=[(None, "def relu_forward(x):\n    return None, None\n")],
     )
     totals = scores_by_question(grade(notebook))
     assert totals["relu"] == (2, 2)

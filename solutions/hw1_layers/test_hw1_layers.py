@@ -45,6 +45,7 @@ def forward_then_backward(student, forward, backward, inputs, upstream, outputs,
 
 
 def check_unchanged(student, forward, backward, inputs, upstream, names):
+    require_real_backward(student, forward.removesuffix("_forward"))
     fwd = student_call(student.call, forward, *inputs, keep=(1,))
     expect_tuple(fwd.value, 2, forward, "out, cache")
     expect_unchanged(dict(zip(names, inputs)), fwd.args_after, forward)
@@ -72,15 +73,20 @@ def require_real_backward(student, layer):
         inputs, upstream, wrt, _ = large_problem(layer, np.random.default_rng(2024))
         backward = f"{layer}_backward"
         slow = (
-            f"{backward} needs more than {BACKWARD_BUDGET_SECONDS:g} s for an input of shape {inputs[0].shape} "
-            "(a backward pass takes milliseconds there). Compute the gradient with the chain rule: "
-            "a backward made of finite differences of the forward earns no backward points."
+            f"{backward} needs more than {BACKWARD_BUDGET_SECONDS:g} s for an input of shape {inputs[0].shape}, "
+            "where a backward pass takes milliseconds. Compute the gradient with the chain rule: a backward "
+            "made of finite differences of the forward earns no backward points."
         )
         try:
             _, bwd, _ = forward_then_backward(student, f"{layer}_forward", backward, inputs, upstream, len(wrt), "")
             verdict = "" if bwd.seconds <= BACKWARD_BUDGET_SECONDS else f"{slow} It took {bwd.seconds:.1f} s."
         except CheckFailed as failure:
-            verdict = slow if "did not finish in time" in str(failure) else str(failure)
+            timed_out = "did not finish in time" in str(failure)
+            verdict = (
+                f"{backward} did not finish within {BACKWARD_TIMEOUT_SECONDS:g} s (an endless loop?). {slow}"
+                if timed_out
+                else str(failure)
+            )
         _backward_verdicts[layer] = verdict
     if _backward_verdicts[layer]:
         raise CheckFailed(_backward_verdicts[layer])
@@ -223,6 +229,7 @@ def test_relu_public_example(student):
     """forward and backward on the public example"""
     x = np.array([[-2.0, -0.5, 0.5], [1.5, -1.0, 3.0]])
     dout = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    require_real_backward(student, "relu")
     fwd, _, (dx,) = forward_then_backward(student, "relu_forward", "relu_backward", (x,), dout, 1, "dx")
     expect_close(fwd.value[0], ref.relu(x), "relu_forward", "out")
     expect_close(dx, dout * (x > 0), "relu_backward", "dx", hints=relu_hints(x, dout))
