@@ -45,6 +45,12 @@ def _build(args: argparse.Namespace) -> int:
     return build(args.assignments or None)
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from autograder.verify import verify
+
+    return verify(args.assignments or None, seeds=args.seeds, jobs=args.jobs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nn-autograder", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--out", type=Path, default=Path("results.json"))
     grade.add_argument("-v", "--verbose", action="store_true", help="print results.json and the grader's log")
     grade.set_defaults(run=_grade)
+
+    check = commands.add_parser("verify", help="prove the hidden tests reward correct code and catch known bugs")
+    check.add_argument("assignments", nargs="*", help="assignment names (default: all with a catalogue)")
+    check.add_argument("--seeds", type=int, default=50, help="seeds of the hidden tests to grade the solution with")
+    check.add_argument("--jobs", type=int, default=None, help="parallel gradings (default: one per core)")
+    check.set_defaults(run=_verify)
 
     args = parser.parse_args(argv)
     return args.run(args)

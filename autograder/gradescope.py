@@ -99,12 +99,15 @@ def make_zip(
     return zip_path
 
 
-def run_zip(zip_path: Path, notebook: Path, timeout: float = 1800) -> tuple[dict, str]:
+def run_zip(
+    zip_path: Path, notebook: Path, timeout: float = 1800, env: dict[str, str] | None = None
+) -> tuple[dict, str]:
     """Grade `notebook` with the zip as Gradescope would; returns results.json (parsed) and the
     grader's own output (what Gradescope shows instructors only).
 
     The zip is unpacked to <tmp>/source, the notebook copied to <tmp>/submission, and the zip's
-    own run_autograder runs with AUTOGRADER_ROOT=<tmp> and this Python.
+    own run_autograder runs with AUTOGRADER_ROOT=<tmp> and this Python. `env` adds variables
+    (NN_AUTOGRADER_SEED, NN_AUTOGRADER_LIMITS).
     """
     with tempfile.TemporaryDirectory(prefix="nn-autograder-") as temporary:
         root = Path(temporary)
@@ -119,9 +122,9 @@ def run_zip(zip_path: Path, notebook: Path, timeout: float = 1800) -> tuple[dict
             shutil.copytree(notebook, submission, dirs_exist_ok=True)
         else:
             shutil.copyfile(notebook, submission / notebook.name)
-        env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
+        environment = dict(os.environ, **(env or {}), AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
         completed = subprocess.run(
-            ["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=timeout
+            ["bash", str(source / "run_autograder")], env=environment, capture_output=True, text=True, timeout=timeout
         )
         results_path = root / "results" / "results.json"
         try:

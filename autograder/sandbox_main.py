@@ -219,7 +219,21 @@ class Server:
                 self.reply({"ok": False, "error": f"unknown request {op!r}"})
 
 
+def _drop_privileges(arguments: list[str]) -> None:
+    """`--uid U --gid G`: started as root inside fresh namespaces, become the sandbox user now,
+    before anything the student wrote can run."""
+    if "--uid" in arguments:
+        uid = int(arguments[arguments.index("--uid") + 1])
+        gid = int(arguments[arguments.index("--gid") + 1])
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        if os.getuid() != uid or os.geteuid() != uid:
+            os._exit(70)
+
+
 def main() -> None:
+    _drop_privileges(sys.argv[3:])
     read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
     os.environ.setdefault("MPLBACKEND", "Agg")
     import numpy  # noqa: F401  - loaded before student code so a failure here is ours

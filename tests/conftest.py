@@ -9,6 +9,7 @@ import pytest
 
 from autograder.build import Assignment, Prepared, discover, prepare
 from autograder.gradescope import run_zip
+from autograder.verify import apply_changes
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,31 +36,9 @@ def grade(hw1: Prepared):
     return run
 
 
-def code_cell_with(notebook: dict, text: str) -> dict:
-    matches = [c for c in notebook["cells"] if c["cell_type"] == "code" and text in "".join(c["source"])]
-    assert len(matches) == 1, f"expected one code cell containing {text!r}, found {len(matches)}"
-    return matches[0]
-
-
-def write_variant(
-    source: Path, destination: Path, replacements: list[tuple[str, str]] = (), insert: list[tuple[str | None, str]] = ()
-) -> Path:
-    """Copy a notebook, replacing text in the code cell that holds each `old` (which must exist).
-    `insert` holds (anchor, code): a new code cell before the code cell containing `anchor`
-    (None: at the end)."""
-    notebook = json.loads(source.read_text())
-    for old, new in replacements:
-        cell = code_cell_with(notebook, old)
-        cell["source"] = "".join(cell["source"]).replace(old, new)
-    for anchor, text in insert:
-        cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": text}
-        position = (
-            len(notebook["cells"]) if anchor is None else notebook["cells"].index(code_cell_with(notebook, anchor))
-        )
-        notebook["cells"].insert(position, cell)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_text(json.dumps(notebook))
-    return destination
+def write_variant(source: Path, destination: Path, replacements=(), insert=()) -> Path:
+    """The solution (or any notebook) with code replaced or cells inserted (see apply_changes)."""
+    return apply_changes(source, destination, list(replacements), list(insert))
 
 
 def scores_by_question(document: dict) -> dict[str, tuple[float, float]]:

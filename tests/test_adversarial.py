@@ -30,6 +30,15 @@ def short_limits(monkeypatch):
     monkeypatch.setenv("NN_AUTOGRADER_LIMITS", json.dumps({"cell_timeout": 8, "call_timeout": 8}))
 
 
+@pytest.fixture(params=["namespaces", "no-namespaces"])
+def isolation(request, monkeypatch):
+    """Run an attack with the sandbox in PID and network namespaces, and again as where a container
+    refuses them (the grader then falls back to process groups and marked processes)."""
+    if request.param == "no-namespaces":
+        monkeypatch.setenv("NN_AUTOGRADER_NAMESPACES", "0")
+    return request.param
+
+
 @pytest.fixture
 def attack(hw1, grade, tmp_path, short_limits):
     """attack(replacements=..., insert=...) -> results.json of the solution with the attack in it."""
@@ -110,15 +119,30 @@ def test_stack_and_heap_walkers_find_nothing(attack, hw1_assignment):
     assert totals["relu"][0] < 2
 
 
-# 3. reading the hidden tests and the results folder ---------------------------------------------------
-READ_EVERYTHING = """
+FIND_GRADER = """
 import os
+
+
+def _grader():
+    \"\"\"The grader's process: its command line (world-readable) names the source and results folders.\"\"\"
+    for entry in os.listdir("/proc"):
+        try:
+            parts = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\\0")
+        except OSError:
+            continue
+        if b"autograder.grade" in parts:
+            return int(entry), [part.decode() for part in parts]
+    return None, []
+"""
+
+
+# 3. reading the hidden tests and the results folder ---------------------------------------------------
+READ_EVERYTHING = (
+    FIND_GRADER
+    + """
 _stolen, _denied, _roots = [], [], ["/autograder"]
-try:  # the grader's command line is world-readable: it names the source and results folders
-    _cmd = open(f"/proc/{os.getppid()}/cmdline", "rb").read().split(b"\\0")
-    _roots += [_cmd[i + 1].decode() for i, part in enumerate(_cmd) if part in (b"--source", b"--results")]
-except OSError as error:
-    _denied.append(str(error))
+_, _args = _grader()
+_roots += [_args[i + 1] for i, part in enumerate(_args) if part in ("--source", "--results")]
 for _root in _roots:
     try:
         os.listdir(_root)
@@ -133,10 +157,11 @@ for _root in _roots:
 answer_one_hidden = "STOLEN:" + "".join(_stolen)[:3000]
 answer_two_hidden = "DENIED:" + " ".join(_denied)[:600]
 """
+)
 
 
 @AS_ROOT
-def test_hidden_tests_and_results_cannot_be_read(attack):
+def test_hidden_tests_and_results_cannot_be_read(attack, isolation):
     document = attack(insert=[(PARAM_COUNT_CHECK, READ_EVERYTHING)])
     text = json.dumps(document)
     assert HIDDEN_TEST_TEXT not in text and "def test_" not in text
@@ -146,12 +171,14 @@ def test_hidden_tests_and_results_cannot_be_read(attack):
 
 
 # 4. forging results.json, also from a process that outlives the notebook ------------------------------
-FORGE = '''
-import json, os, subprocess, sys
+FORGE = (
+    FIND_GRADER
+    + '''
+import json, subprocess, sys
 _forged = json.dumps({"score": 1000, "output": "FORGED", "tests": []})
+_, _args = _grader()
 _targets = ["/autograder/results/results.json"]
-_cmd = open(f"/proc/{os.getppid()}/cmdline", "rb").read().split(b"\\0")
-_targets += [_cmd[i + 1].decode() + "/results.json" for i, part in enumerate(_cmd) if part == b"--results"]
+_targets += [_args[i + 1] + "/results.json" for i, part in enumerate(_args) if part == "--results"]
 for _target in _targets:
     try:
         open(_target, "w").write(_forged)
@@ -170,23 +197,40 @@ for _ in range(1200):
 subprocess.Popen([sys.executable, "-c", _loop], start_new_session=True,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 '''
+)
 
 
 @AS_ROOT
-def test_forged_results_do_not_stand(attack):
+def test_forged_results_do_not_stand(attack, isolation):
     document = attack(insert=[(RELU_CHECK, FORGE)])
     assert "FORGED" not in json.dumps(document) and document["score"] == 20
     assert live_sandbox_processes() == [], "a process of the sandbox user outlived grading"
 
 
 # 5. exits ---------------------------------------------------------------------------------------------
+KILL_THE_GRADER = (
+    FIND_GRADER
+    + """
+import signal
+
+
+def kill_the_grader():
+    os.kill(_grader()[0], signal.SIGKILL)  # refused: another user (in a PID namespace, not even there)
+
+
+kill_the_grader()
+"""
+)
+
+
 @pytest.mark.parametrize(
     "code, words",
     [
         ("import os\nos._exit(0)", "exited with code 0"),
         ("import sys\nsys.exit()", "SystemExit"),
-        pytest.param("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", "PermissionError", marks=AS_ROOT),
+        pytest.param(KILL_THE_GRADER, "raised", marks=AS_ROOT),  # PermissionError, or no such process
     ],
+    ids=["os._exit", "sys.exit", "kill-the-grader"],
 )
 def test_exits_leave_valid_results_and_the_rest_graded(attack, code, words):
     document = attack(insert=[(RELU_CHECK, code)])
@@ -230,7 +274,7 @@ def test_memory_bomb_in_a_function_fails_its_question(attack):
 
 
 @AS_ROOT
-def test_fork_bomb_is_contained(attack):
+def test_fork_bomb_is_contained(attack, isolation):
     document = attack(insert=[(RELU_CHECK, "import os\nwhile True:\n    os.fork()")])
     full_except(scores_by_question(document))
     assert live_sandbox_processes() == []

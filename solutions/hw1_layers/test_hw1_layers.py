@@ -16,6 +16,7 @@ from autograder.checks import (
     CheckFailed,
     accuracy,
     away_from_kinks,
+    describe,
     directional_check,
     expect_array,
     expect_close,
@@ -481,12 +482,12 @@ SPIRAL_ACCURACY = 0.85
 DIGITS_ACCURACY = 0.90
 
 
-def _check_params(params, shapes, function):
+def _check_params(params, shapes, function, label="params"):
+    """A dict with exactly the keys of `shapes`, each a float64 array of that shape."""
     if not isinstance(params, dict) or set(params) != set(shapes):
-        raise CheckFailed(
-            f"{function} must give a dict with keys {sorted(shapes)}, got {sorted(params) if isinstance(params, dict) else type(params).__name__}."
-        )
-    return {key: expect_array(params[key], shape, function, f"params[{key!r}]") for key, shape in shapes.items()}
+        got = sorted(params) if isinstance(params, dict) else describe(params)
+        raise CheckFailed(f"{function}: {label} must be a dict with keys {sorted(shapes)}, got {got}.")
+    return {key: expect_array(params[key], shape, function, f"{label}[{key!r}]") for key, shape in shapes.items()}
 
 
 def _shapes(d, h, c):
@@ -501,7 +502,7 @@ def test_net_loss_returns(student, rng):
         student_call(student.two_layer_net_loss, params, x, y), 2, "two_layer_net_loss", "loss, grads"
     )
     expect_scalar(loss, "two_layer_net_loss", "loss")
-    _check_params(grads, _shapes(4, 5, 3), "two_layer_net_loss")
+    _check_params(grads, _shapes(4, 5, 3), "two_layer_net_loss", "grads")
 
 
 @question("training", points=1)
@@ -519,7 +520,7 @@ def test_net_loss_gradients(student, rng):
         "two_layer_net_loss",
         "loss",
     )
-    grads = _check_params(grads, _shapes(d, h, c), "two_layer_net_loss")
+    grads = _check_params(grads, _shapes(d, h, c), "two_layer_net_loss", "grads")
     for key in ("W2", "b2", "W1", "b1"):
 
         def loss_of(value, key=key):
@@ -555,7 +556,7 @@ def test_grader_trains_with_your_gradients(student, rng):
                 "two_layer_net_loss",
                 "loss, grads",
             )
-            grads = _check_params(grads, _shapes(2, 64, 3), "two_layer_net_loss")
+            grads = _check_params(grads, _shapes(2, 64, 3), "two_layer_net_loss", "grads")
             params = {key: params[key] - 1.0 * grads[key] for key in params}
     held_out = accuracy(ref.two_layer_scores(params, x_test), y_test)
     if not held_out >= SPIRAL_ACCURACY:
@@ -566,22 +567,25 @@ def test_grader_trains_with_your_gradients(student, rng):
 
 
 def _check_training_run(params, history, epochs, shapes, x_test, y_test, needed, task):
-    params = _check_params(params, shapes, "train_two_layer_net")
+    """The loss history first (it explains most failures), then the parameters, then the accuracy
+    the grader computes on its own held-out data."""
     if not isinstance(history, (list, tuple, np.ndarray)) or len(history) != epochs:
-        raise CheckFailed(
-            f"train_two_layer_net: loss_history must hold one number per epoch ({epochs}), "
-            f"got {len(history) if hasattr(history, '__len__') else type(history).__name__}."
-        )
-    losses = np.array([expect_scalar(v, "train_two_layer_net", "a loss_history entry") for v in history])
+        got = len(history) if hasattr(history, "__len__") else describe(history)
+        raise CheckFailed(f"train_two_layer_net: loss_history must hold one number per epoch ({epochs}), got {got}.")
+    if not all(isinstance(v, (int, float, np.floating, np.integer)) for v in history):
+        raise CheckFailed("train_two_layer_net: every loss_history entry must be a number (a float).")
+    losses = np.array(history, dtype=np.float64)
+    trend = f"train_two_layer_net on {task}: the loss went from {losses[0]:.3g} to {losses[-1]:.3g}."
+    if not np.isfinite(losses[-1]) or losses[-1] > losses[0]:
+        raise CheckFailed(f"{trend} It went up: is the update param -= learning_rate * grad (minus, not plus)?")
+    if abs(losses[-1] - losses[0]) < 1e-3 * abs(losses[0]):
+        raise CheckFailed(f"{trend} It barely changed: are the parameters really updated in every step?")
+    params = _check_params(params, shapes, "train_two_layer_net")
     held_out = accuracy(ref.two_layer_scores(params, x_test), y_test)
-    if held_out >= needed:
-        return
-    trend = f"The loss went from {losses[0]:.3g} to {losses[-1]:.3g}."
-    if losses[-1] > losses[0]:
-        trend += " It went up: is the update param -= learning_rate * grad (minus, not plus)?"
-    elif abs(losses[-1] - losses[0]) < 1e-3 * abs(losses[0]):
-        trend += " It barely changed: are the parameters really updated in every step?"
-    raise CheckFailed(f"train_two_layer_net on {task}: held-out accuracy {held_out:.0%} (needs {needed:.0%}). {trend}")
+    if not held_out >= needed:
+        raise CheckFailed(
+            f"{trend} The trained network classifies {held_out:.0%} of held-out points correctly (needs {needed:.0%})."
+        )
 
 
 @question("training", points=1)

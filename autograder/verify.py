@@ -1,0 +1,223 @@
+"""`nn-autograder verify [HW ...]`: proof that the hidden tests reward correct code and catch bugs.
+
+For each assignment (``solutions/<hw>/`` with a ``catalogue.toml``) it builds the zip, then grades:
+
+- the solution under `seeds` different seeds of the hidden tests (every one must be full marks:
+  a check that fails a correct solution on some seed is flaky);
+- the untouched template (must be zero);
+- every known bug from the catalogue (each must lose points on its question, with feedback that
+  contains the catalogue's words: the function, the output, the hint);
+- every correct variant (each must get full marks).
+
+It prints a table (kind, name, question, points lost, first line of feedback) and a summary with
+the kill rate and the false-failure rate, and exits non-zero when anything is off. Grading runs
+in parallel, one job per core by default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.build import REPO, Assignment, discover, prepare
+from autograder.gradescope import run_zip
+from autograder.results import question_totals
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+@dataclass
+class Change:
+    """One catalogue entry: a bug (with `question` and `feedback` words) or a correct variant."""
+
+    kind: str  # "bug" or "variant"
+    name: str
+    replace: list[tuple[str, str]] = field(default_factory=list)
+    insert: list[tuple[str | None, str]] = field(default_factory=list)
+    question: str = ""
+    feedback: list[str] = field(default_factory=list)
+
+
+def load_catalogue(assignment: Assignment) -> list[Change]:
+    path = assignment.folder / "catalogue.toml"
+    if not path.exists():
+        return []
+    data = tomllib.loads(path.read_text())
+    changes = []
+    for kind in ("bug", "variant"):
+        for entry in data.get(kind, []):
+            changes.append(
+                Change(
+                    kind,
+                    entry["name"],
+                    [tuple(pair) for pair in entry.get("replace", [])],
+                    [tuple(pair) for pair in entry.get("insert", [])],
+                    entry.get("question", ""),
+                    list(entry.get("feedback", [])),
+                )
+            )
+    return changes
+
+
+def _code_cell_with(notebook: dict, text: str) -> dict:
+    matches = [c for c in notebook["cells"] if c["cell_type"] == "code" and text in "".join(c["source"])]
+    if len(matches) != 1:
+        raise ValueError(f"expected one code cell containing {text!r}, found {len(matches)}")
+    return matches[0]
+
+
+def apply_changes(
+    source: Path, destination: Path, replace: list[tuple[str, str]] = (), insert: list[tuple[str | None, str]] = ()
+) -> Path:
+    """Write a copy of the notebook `source` with text replaced in the code cell holding each old
+    text (which must exist, in one cell) and new code cells inserted before the code cell holding
+    each anchor (None: at the end)."""
+    notebook = json.loads(source.read_text())
+    for old, new in replace:
+        cell = _code_cell_with(notebook, old)
+        cell["source"] = "".join(cell["source"]).replace(old, new)
+    for anchor, code in insert:
+        cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": code}
+        position = (
+            len(notebook["cells"]) if anchor is None else notebook["cells"].index(_code_cell_with(notebook, anchor))
+        )
+        notebook["cells"].insert(position, cell)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(json.dumps(notebook))
+    return destination
+
+
+@dataclass
+class Row:
+    kind: str
+    name: str
+    question: str
+    lost: float
+    feedback: str
+    ok: bool
+    why: str = ""
+
+
+def _first_feedback(document: dict, question: str | None) -> str:
+    for test in document.get("tests", []):
+        if test["score"] < test["max_score"] and (question is None or test["tags"][0] == question):
+            return test["output"].splitlines()[0] if test["output"] else "(no feedback)"
+    return ""
+
+
+def _judge(change: Change, document: dict) -> Row:
+    totals = question_totals(document)
+    lost_total = sum(m - s for s, m in totals.values())
+    if change.kind == "variant":
+        return Row(
+            "variant",
+            change.name,
+            "-",
+            lost_total,
+            _first_feedback(document, None),
+            lost_total == 0,
+            "" if lost_total == 0 else "a correct variant lost points",
+        )
+    score, maximum = totals.get(change.question, (0.0, 0.0))
+    feedback = "\n".join(
+        t["output"]
+        for t in document.get("tests", [])
+        if t["tags"][0] == change.question and t["score"] < t["max_score"]
+    )
+    missing = [word for word in change.feedback if word not in feedback]
+    caught = maximum > 0 and score < maximum
+    why = "not caught" if not caught else (f"feedback lacks {missing}" if missing else "")
+    return Row(
+        "bug",
+        change.name,
+        change.question,
+        maximum - score,
+        _first_feedback(document, change.question),
+        caught and not missing,
+        why,
+    )
+
+
+def verify_assignment(assignment: Assignment, seeds: int, jobs: int, workdir: Path) -> tuple[list[Row], dict]:
+    prepared = prepare(assignment, workdir)
+    changes = load_catalogue(assignment)
+    notebooks = {
+        change.name: apply_changes(
+            prepared.solution, workdir / "variants" / f"{index}" / prepared.solution.name, change.replace, change.insert
+        )
+        for index, change in enumerate(changes)
+    }
+
+    def grade(notebook: Path, seed: int = 0) -> dict:
+        return run_zip(prepared.zip_path, notebook, env={"NN_AUTOGRADER_SEED": str(seed)})[0]
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        solution_runs = list(pool.map(lambda seed: grade(prepared.solution, seed), range(seeds)))
+        template = pool.submit(grade, prepared.template)
+        graded = list(pool.map(lambda change: grade(notebooks[change.name]), changes))
+        template = template.result()
+
+    rows = [_judge(change, document) for change, document in zip(changes, graded, strict=True)]
+    short = [
+        (seed, d["score"])
+        for seed, d in enumerate(solution_runs)
+        if any(s != m for s, m in question_totals(d).values())
+    ]
+    facts = {
+        "seeds": seeds,
+        "solution_short": short,
+        "solution_feedback": [_first_feedback(solution_runs[seed], None) for seed, _ in short][:5],
+        "template_score": template["score"],
+        "template_tests": len(template.get("tests", [])),
+    }
+    return rows, facts
+
+
+def print_report(name: str, rows: list[Row], facts: dict) -> bool:
+    print(f"\n{name}")
+    width = max([len(r.name) for r in rows] + [4])
+    print(f"{'kind':<8}{'name':<{width + 2}}{'question':<13}{'lost':>6}  first line of feedback")
+    for row in rows:
+        flag = "" if row.ok else f"   <-- {row.why}"
+        print(f"{row.kind:<8}{row.name:<{width + 2}}{row.question:<13}{row.lost:>6g}  {row.feedback[:110]}{flag}")
+    bugs = [r for r in rows if r.kind == "bug"]
+    variants = [r for r in rows if r.kind == "variant"]
+    killed = sum(r.ok for r in bugs)
+    false_failures = sum(not r.ok for r in variants)
+    full = facts["seeds"] - len(facts["solution_short"])
+    print(
+        f"kill rate {killed}/{len(bugs)} ({100 * killed / max(1, len(bugs)):.0f}%), "
+        f"false failures {false_failures}/{len(variants)} ({100 * false_failures / max(1, len(variants)):.0f}%), "
+        f"solution full marks on {full}/{facts['seeds']} seeds, template {facts['template_score']:g} "
+        f"on {facts['template_tests']} checks"
+    )
+    for (seed, score), feedback in zip(facts["solution_short"], facts["solution_feedback"]):
+        print(f"  solution short of full marks with seed {seed} ({score:g}): {feedback}")
+    return killed == len(bugs) and false_failures == 0 and not facts["solution_short"] and facts["template_score"] == 0
+
+
+def verify(names: list[str] | None = None, seeds: int = 50, jobs: int | None = None, repo: Path = REPO) -> int:
+    assignments = [a for a in discover(repo) if not names or a.name in names]
+    if not assignments:
+        print(f"no assignments found matching {names}", file=sys.stderr)
+        return 2
+    jobs = jobs or os.cpu_count() or 1
+    all_ok = True
+    started = time.monotonic()
+    for assignment in assignments:
+        with tempfile.TemporaryDirectory() as temporary:
+            rows, facts = verify_assignment(assignment, seeds, jobs, Path(temporary))
+        all_ok &= print_report(assignment.name, rows, facts)
+    print(f"\nverify took {time.monotonic() - started:.0f} s with {jobs} parallel jobs")
+    if not all_ok:
+        print("VERIFY FAILED", file=sys.stderr)
+    return 0 if all_ok else 1
