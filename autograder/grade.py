@@ -56,8 +56,15 @@ def _close_to_others(*folders: Path) -> None:
             os.chmod(folder, 0o700)
 
 
-def grade(source: Path, submission: Path, results_dir: Path, seed: int = 0, limits: Limits | None = None) -> dict:
-    """Grade `submission` with the assignment in `source`; write and return results.json."""
+def grade(
+    source: Path, submission: Path, results_dir: Path, seed: int = 0, limits: Limits | None = None, extra_seeds: int = 0
+) -> dict:
+    """Grade `submission` with the assignment in `source`; write and return results.json.
+
+    extra_seeds: for `nn-autograder verify` only: after the normal run, run the hidden suite again
+    with seeds seed+1 .. seed+extra_seeds on the same notebook run, writing
+    results-seed-<n>.json beside results.json.
+    """
     started = time.monotonic()
     results_path = results_dir / "results.json"
     write_atomically(results_path, fallback_document())
@@ -67,12 +74,13 @@ def grade(source: Path, submission: Path, results_dir: Path, seed: int = 0, limi
     notebook_name = config["notebook"]
 
     run, not_gradable, scratch = None, "", None
+    log_dir = tempfile.TemporaryDirectory(prefix="nn-sandbox-log-")
     try:
         notebook = find_notebook(submission, notebook_name)
         cells = read_cells(notebook)
         scratch = _prepare_scratch(notebook, notebook_name, assignment / "files")
         run = NotebookRun(
-            cells, scratch, limits or Limits.from_environment(), log_path=Path(tempfile.mkdtemp()) / "sandbox.log"
+            cells, scratch, limits or Limits.from_environment(), log_path=Path(log_dir.name) / "sandbox.log"
         )
     except NotGradable as problem:
         not_gradable = str(problem)
@@ -89,34 +97,50 @@ def grade(source: Path, submission: Path, results_dir: Path, seed: int = 0, limi
         except SandboxDied:
             pass  # recorded per cell; the questions that depend on it lose their points
 
-    plugin = GradingPlugin(run, not_gradable, seed)
     try:
-        pytest.main(
-            [
-                str(assignment / "hidden"),
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--rootdir",
-                str(assignment / "hidden"),
-                "-o",
-                "addopts=",
-                "-o",
-                "testpaths=",
-                "-W",
-                "ignore::pytest.PytestAssertRewriteWarning",
-            ],
-            plugins=[plugin],
-        )
+        plugin = run_hidden_suite(assignment / "hidden", run, not_gradable, seed)
+        document = results_document(plugin.records, _summary(plugin, run, not_gradable), time.monotonic() - started)
+        for extra in range(seed + 1, seed + 1 + extra_seeds):
+            again = run_hidden_suite(assignment / "hidden", run, not_gradable, extra)
+            write_atomically(
+                results_dir / f"results-seed-{extra}.json",
+                results_document(again.records, _summary(again, run, not_gradable)),
+            )
     finally:
         if run is not None:
             run.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-
-    document = results_document(plugin.records, _summary(plugin, run, not_gradable), time.monotonic() - started)
+        log_dir.cleanup()
     write_atomically(results_path, document)
     return document
+
+
+def run_hidden_suite(hidden: Path, run: NotebookRun | None, not_gradable: str, seed: int) -> GradingPlugin:
+    """Run the pytest suite in `hidden` against the submission; the plugin holds the records.
+    The suite's modules are imported afresh each time (no state carried between runs)."""
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", "") or "").startswith(str(hidden)):
+            del sys.modules[name]
+    plugin = GradingPlugin(run, not_gradable, seed)
+    pytest.main(
+        [
+            str(hidden),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(hidden),
+            "-o",
+            "addopts=",
+            "-o",
+            "testpaths=",
+            "-W",
+            "ignore::pytest.PytestAssertRewriteWarning",
+        ],
+        plugins=[plugin],
+    )
+    return plugin
 
 
 def _summary(plugin: GradingPlugin, run: NotebookRun | None, not_gradable: str) -> str:
@@ -138,9 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submission", type=Path, default=Path("/autograder/submission"))
     parser.add_argument("--results", type=Path, default=Path("/autograder/results"))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("NN_AUTOGRADER_SEED", "0")))
+    parser.add_argument(
+        "--extra-seeds", type=int, default=int(os.environ.get("NN_AUTOGRADER_EXTRA_SEEDS", "0")), help=argparse.SUPPRESS
+    )  # verify: rerun the suite with more seeds
     args = parser.parse_args(argv)
     try:
-        grade(args.source, args.submission, args.results, args.seed)
+        grade(args.source, args.submission, args.results, args.seed, extra_seeds=args.extra_seeds)
     except Exception as error:  # the fallback results.json is already in place
         print(f"grading failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

@@ -134,4 +134,7 @@ def run_zip(
                 f"run_autograder left no valid results.json ({error}); its output:\n{completed.stdout[-3000:]}"
                 f"{completed.stderr[-3000:]}"
             ) from None
+        extra = sorted(results_path.parent.glob("results-seed-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        if extra:  # `nn-autograder verify`: the same notebook run graded with more seeds
+            document = dict(document, extra_seeds=[json.loads(p.read_text()) for p in extra])
         return document, completed.stdout + completed.stderr

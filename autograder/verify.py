@@ -157,11 +157,20 @@ def verify_assignment(assignment: Assignment, seeds: int, jobs: int, workdir: Pa
         for index, change in enumerate(changes)
     }
 
-    def grade(notebook: Path, seed: int = 0) -> dict:
-        return run_zip(prepared.zip_path, notebook, env={"NN_AUTOGRADER_SEED": str(seed)})[0]
+    def grade(notebook: Path, seed: int = 0, extra_seeds: int = 0) -> dict:
+        env = {"NN_AUTOGRADER_SEED": str(seed), "NN_AUTOGRADER_EXTRA_SEEDS": str(extra_seeds)}
+        return run_zip(prepared.zip_path, notebook, env=env)[0]
 
+    def solution_seeds(first: int, count: int) -> list[dict]:
+        """Seeds first .. first+count-1: one notebook run, the hidden suite once per seed."""
+        document = grade(prepared.solution, first, count - 1)
+        return [document, *document.pop("extra_seeds", [])]
+
+    # the solution's seeds in one chunk per job; the notebook runs once per chunk
+    per_job = -(-seeds // jobs)
+    chunks = [(start, min(per_job, seeds - start)) for start in range(0, seeds, per_job)]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        solution_runs = list(pool.map(lambda seed: grade(prepared.solution, seed), range(seeds)))
+        solution_runs = [d for chunk in pool.map(lambda c: solution_seeds(*c), chunks) for d in chunk]
         template = pool.submit(grade, prepared.template)
         graded = list(pool.map(lambda change: grade(notebooks[change.name]), changes))
         template = template.result()

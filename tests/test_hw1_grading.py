@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import feedback_for, scores_by_question, write_variant
 
+from autograder.verify import load_catalogue
+
 QUESTIONS = ["linear", "relu", "sigmoid", "mse", "softmax_ce", "param_count", "training"]
 
 
@@ -35,50 +37,40 @@ def test_public_checks_visible_and_hidden_after_published(hw1, grade):
     assert sum(t["visibility"] == "after_published" for t in tests) > len(visible)
 
 
-# (question, code in the solution, wrong code, words the feedback must contain)
-LAYER_BUGS = {
-    "linear: transposed dW": ("linear", "dW = x.T @ dout", "dW = dout.T @ x", ["linear_backward", "dW", "shape"]),
-    "linear: db is a mean": (
-        "linear",
-        "db = dout.sum(axis=0)",
-        "db = dout.mean(axis=0)",
-        ["linear_backward", "db", "sum"],
-    ),
-    "relu: ignores dout": ("relu", "dx = dout * (x > 0)", "dx = 1.0 * (x > 0)", ["relu_backward", "dx", "upstream"]),
-    "sigmoid: missing (1 - s)": (
-        "sigmoid",
-        "dx = dout * s * (1 - s)",
-        "dx = dout * s",
-        ["sigmoid_backward", "dx", "(1 - s)"],
-    ),
-    "mse: dpred without the mean": (
-        "mse",
-        "dpred = 2 * diff / diff.size",
-        "dpred = 2 * diff",
-        ["mse_loss", "dpred", "1/K"],
-    ),
-    "softmax_ce: no max shift": (
-        "softmax_ce",
-        "shifted = scores - scores.max(axis=1, keepdims=True)",
-        "shifted = scores",
-        ["softmax_cross_entropy", "subtract each row's maximum"],
-    ),
-}
+# One catalogue bug per layer (all of them run in `nn-autograder verify`): each must cost points on
+# its own question only, with the catalogue's feedback words (function, output, hint).
+LAYER_BUGS = [
+    "linear: transposed dW",
+    "linear: db is the mean over the batch",
+    "relu: backward ignores dout",
+    "sigmoid: backward missing (1 - s)",
+    "mse: dpred without the 1/K of the mean",
+    "softmax_ce: no max shift (NaN or inf for large scores)",
+]
 
 
-@pytest.mark.parametrize("bug", list(LAYER_BUGS))
-def test_wrong_layer_loses_points_on_its_own_question(bug, hw1, grade, tmp_path):
-    question, correct, wrong, words = LAYER_BUGS[bug]
-    document = grade(write_variant(hw1.solution, tmp_path / "hw1_layers.ipynb", [(correct, wrong)]))
+@pytest.mark.parametrize("name", LAYER_BUGS)
+def test_wrong_layer_loses_points_on_its_own_question(name, hw1_assignment, hw1, grade, tmp_path):
+    bug = next(change for change in load_catalogue(hw1_assignment) if change.name == name)
+    document = grade(write_variant(hw1.solution, tmp_path / "hw1_layers.ipynb", bug.replace, bug.insert))
     totals = scores_by_question(document)
-    score, maximum = totals[question]
-    assert score < maximum, f"{bug} was not caught: {totals}"
-    feedback = feedback_for(document, question)
-    for word in words:
-        assert word in feedback, f"feedback for {bug} lacks {word!r}:\n{feedback}"
+    score, maximum = totals[bug.question]
+    assert score < maximum, f"{name} was not caught: {totals}"
+    feedback = feedback_for(document, bug.question)
+    assert len(bug.feedback) >= 2
+    for word in bug.feedback:
+        assert word in feedback, f"feedback for {name} lacks {word!r}:\n{feedback}"
     # the other layers and the parameter count are untouched (training builds on the layers)
-    for other in set(QUESTIONS) - {question, "training"}:
-        assert totals[other][0] == totals[other][1], f"{bug} cost points on {other}: {totals}"
+    for other in set(QUESTIONS) - {bug.question, "training"}:
+        assert totals[other][0] == totals[other][1], f"{name} cost points on {other}: {totals}"
+
+
+def test_catalogue_is_complete(hw1_assignment):
+    changes = load_catalogue(hw1_assignment)
+    bugs = [c for c in changes if c.kind == "bug"]
+    assert len(bugs) >= 30 and len([c for c in changes if c.kind == "variant"]) >= 10
+    assert {b.question for b in bugs} == set(QUESTIONS)
+    assert all(b.feedback and (b.replace or b.insert) for b in bugs)
 
 
 def test_input_modified_in_place_is_caught(hw1, grade, tmp_path):
