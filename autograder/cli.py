@@ -51,6 +51,19 @@ def _verify(args: argparse.Namespace) -> int:
     return verify(args.assignments or None, seeds=args.seeds, jobs=args.jobs)
 
 
+def _grade_all(args: argparse.Namespace) -> int:
+    from autograder.grade_all import grade_all
+    from autograder.gradebook import write_gradebook
+
+    if not args.zip.is_file() or not args.submissions.exists():
+        print(f"no such zip or submissions: {args.zip}, {args.submissions}", file=sys.stderr)
+        return 2
+    documents = grade_all(args.zip, args.submissions, args.out, jobs=args.jobs, force=args.force)
+    print(write_gradebook(documents, args.out))
+    print(f"gradebook: {args.out / 'grades.csv'}, {args.out / 'summary.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nn-autograder", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--seeds", type=int, default=50, help="seeds of the hidden tests to grade the solution with")
     check.add_argument("--jobs", type=int, default=None, help="parallel gradings (default: one per core)")
     check.set_defaults(run=_verify)
+
+    everyone = commands.add_parser("grade-all", help="grade a class locally, in parallel, with a gradebook")
+    everyone.add_argument("zip", type=Path)
+    everyone.add_argument(
+        "submissions", type=Path, help="a folder of notebooks, or Gradescope's export (folder or zip)"
+    )
+    everyone.add_argument("--out", type=Path, required=True)
+    everyone.add_argument("--jobs", type=int, default=None, help="parallel gradings (default: one per core)")
+    everyone.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    everyone.set_defaults(run=_grade_all)
 
     args = parser.parse_args(argv)
     return args.run(args)
