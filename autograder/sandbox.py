@@ -436,47 +436,124 @@ class NotebookRun:
         keep: positions in a returned tuple to hold in the sandbox as handles (a cache).
         get: fetch the value of the variable `name` instead of calling it.
         The time in the result is measured here, in the grader: the sandbox could lie about it."""
-        if (question, name) in self.timed_out_calls:
-            raise StudentError(self.timed_out_calls[(question, name)] + " (not called again)", timed_out=True)
+
+        def fields(sandbox: Sandbox, arrays: list) -> dict:
+            return {
+                "op": "call",
+                "name": name,
+                "args": [encode(_check_generation(a, sandbox), arrays, None) for a in args],
+                "kwargs": {k: encode(_check_generation(v, sandbox), arrays, None) for k, v in kwargs.items()},
+                "keep": list(keep),
+                "get": get,
+            }
+
+        reply, reply_arrays, seconds, generation = self._exchange(question, name, fields, timeout)
+        try:
+            value = decode(reply["value"], reply_arrays, generation)
+            args_after = decode(reply["args_after"], reply_arrays, generation)
+        except (ChannelError, KeyError, IndexError):
+            raise StudentError(f"{name} sent back something the grader cannot read") from None
+        return CallResult(value, args_after, seconds, str(reply.get("output", "")))
+
+    def run_program(self, question: str | None, program: Program, returns: list, timeout: float | None = None) -> list:
+        """Run `program` in the sandbox in one round trip; the values of the `returns` refs."""
+
+        def fields(sandbox: Sandbox, arrays: list) -> dict:
+            return {"op": "program", "steps": program.encoded_steps(arrays), "returns": [ref.slot for ref in returns]}
+
+        reply, reply_arrays, _, generation = self._exchange(question, program.label, fields, timeout)
+        try:
+            return list(decode(reply["values"], reply_arrays, generation))
+        except (ChannelError, KeyError, IndexError, TypeError):
+            raise StudentError(f"{program.label} sent back something the grader cannot read") from None
+
+    def _exchange(
+        self, question: str | None, label: str, fields, timeout: float | None
+    ) -> tuple[dict, list, float, int]:
+        """One request at `question`'s checkpoint: (reply, its arrays, seconds, sandbox generation).
+        Raises StudentError for timeouts, deaths and errors in student code."""
+        if (question, label) in self.timed_out_calls:
+            raise StudentError(self.timed_out_calls[(question, label)] + " (not called again)", timed_out=True)
         try:
             sandbox = self.ensure_running()
         except SandboxDied as death:
-            raise StudentError(f"{name} could not be called: {death}") from None
+            raise StudentError(f"{label} could not be called: {death}") from None
         arrays: list = []
-        header = {
-            "op": "call",
-            "question": question,
-            "name": name,
-            "args": [encode(_check_generation(a, sandbox), arrays, None) for a in args],
-            "kwargs": {k: encode(_check_generation(v, sandbox), arrays, None) for k, v in kwargs.items()},
-            "keep": list(keep),
-            "get": get,
-        }
+        header = dict(fields(sandbox, arrays), question=question)
         limit = self._time_left(timeout or self.limits.call_timeout)
         if limit <= 0:
-            raise StudentError(f"{name} was not called: the grading time budget is used up", timed_out=True)
+            raise StudentError(f"{label} was not called: the grading time budget is used up", timed_out=True)
         started = time.monotonic()
         try:
             reply, reply_arrays = sandbox.request(header, arrays, timeout=limit)
         except SandboxDied as death:
             self.sandbox = None
-            self.last_failure = f"{name} {death}"
+            self.last_failure = f"{label} {death}"
             if "timed out" in str(death):
-                self.timed_out_calls[(question, name)] = f"{name} {death}"
-            raise StudentError(f"{name} {death}", timed_out="timed out" in str(death)) from None
+                self.timed_out_calls[(question, label)] = f"{label} {death}"
+            raise StudentError(f"{label} {death}", timed_out="timed out" in str(death)) from None
         seconds = time.monotonic() - started
         if not reply.get("ok"):
             missing = bool(reply.get("missing"))
-            message = f"{name} raised {reply.get('error')}"
+            message = f"{label} raised {reply.get('error')}"
             if missing and self.problems():
                 message += f" (while running your notebook: {self.problems()[0]})"
             raise StudentError(message, missing=missing)
-        try:
-            value = decode(reply["value"], reply_arrays, sandbox.generation)
-            args_after = decode(reply["args_after"], reply_arrays, sandbox.generation)
-        except (ChannelError, KeyError, IndexError):
-            raise StudentError(f"{name} sent back something the grader cannot read") from None
-        return CallResult(value, args_after, seconds, str(reply.get("output", "")))
+        return reply, reply_arrays, seconds, sandbox.generation
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A slot of a `Program`: the result of one of its steps, living in the sandbox."""
+
+    slot: int
+
+
+class Program:
+    """Steps run in the sandbox in one round trip, on objects that cannot cross the channel
+    (instances of the student's classes). Each step's result is a `Ref`; arguments are plain data
+    or refs. `label` names the program in feedback::
+
+        p = Program("Value")
+        a, b = p.call("Value", 2.0), p.call("Value", -3.0)
+        c = p.op("mul", a, b)              # operator.mul(a, b): a * b, as Python would run it
+        p.method(c, "backward")
+        grads = student.run(p, [p.get(a, "grad"), p.get(b, "grad")])
+    """
+
+    def __init__(self, label: str):
+        self.label = label
+        self.steps: list[dict] = []
+
+    def _add(self, step: dict) -> Ref:
+        self.steps.append(step)
+        return Ref(len(self.steps) - 1)
+
+    def call(self, name: str, *args: Any) -> Ref:
+        """The student's global `name` called with `args`."""
+        return self._add({"kind": "call", "name": name, "args": list(args)})
+
+    def method(self, ref: Ref, name: str, *args: Any) -> Ref:
+        return self._add({"kind": "method", "slot": ref.slot, "name": name, "args": list(args)})
+
+    def op(self, name: str, *args: Any) -> Ref:
+        """`operator.<name>(*args)`, so reflected methods (2 * v calls v.__rmul__) are exercised."""
+        return self._add({"kind": "operator", "name": name, "args": list(args)})
+
+    def get(self, ref: Ref, attribute: str) -> Ref:
+        return self._add({"kind": "getattr", "slot": ref.slot, "name": attribute})
+
+    def set(self, ref: Ref, attribute: str, value: Any) -> Ref:
+        return self._add({"kind": "setattr", "slot": ref.slot, "name": attribute, "args": [value]})
+
+    def item(self, ref: Ref, index: int) -> Ref:
+        return self._add({"kind": "item", "slot": ref.slot, "index": index})
+
+    def encoded_steps(self, arrays: list) -> list[dict]:
+        def argument(value: Any) -> dict:
+            return {"slot": value.slot} if isinstance(value, Ref) else {"value": encode(value, arrays, None)}
+
+        return [dict(step, args=[argument(a) for a in step.get("args", [])]) for step in self.steps]
 
 
 def _check_generation(value: Any, sandbox: Sandbox) -> Any:
@@ -505,6 +582,10 @@ class StudentNamespace:
     def value(self, name: str) -> Any:
         """The plain value of the variable `name` (a numeric answer), not a call."""
         return self._run.call(self._question, name, (), {}, get=True).value
+
+    def run(self, program: Program, returns: list[Ref], timeout: float | None = None) -> list:
+        """Run a `Program` and return the plain values of `returns` (objects come back as handles)."""
+        return self._run.run_program(self._question, program, returns, timeout=timeout)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):

@@ -11,6 +11,8 @@ drives it with these requests (see `autograder.channel` for the framing):
         -> {"ok": true, "value": tagged, "args_after": [...], "output": str}
          | {"ok": false, "error": "ValueError: ...", "output": str}
     {"op": "call", ..., "get": true}  -> the value of the variable `name` instead of a call
+    {"op": "program", "question": str | None, "steps": [...], "returns": [slot, ...]}
+        -> {"ok": true, "values": [...]} | {"ok": false, "error": str, "step": int}
     {"op": "release", "ids": [int, ...]} -> {"ok": true}
 
 A checkpoint is a copy of the student's names as they stood right after the cell holding
@@ -20,7 +22,9 @@ that are not plain data stay here as handles. Nothing in this process is trusted
 
 from __future__ import annotations
 
+import contextlib
 import io
+import operator
 import os
 import sys
 import traceback
@@ -82,6 +86,14 @@ def _install_otter_stand_in() -> None:
 
     otter.Notebook = Notebook
     sys.modules["otter"] = otter
+
+
+def _where(error: BaseException) -> str:
+    """The student's line where an exception was raised, if any: " (line 4: return out, cache)"."""
+    frames = traceback.extract_tb(error.__traceback__)
+    cells = [f for f in frames if f.filename.startswith("<")]  # the notebook's cells, not library code
+    frame = (cells or [f for f in frames if not f.filename.endswith("sandbox_main.py")] or [None])[-1]
+    return f" (line {frame.lineno}: {frame.line})" if frame is not None and frame.line else ""
 
 
 def _describe_error(error: BaseException) -> str:
@@ -148,15 +160,25 @@ class Server:
         fatal = isinstance(error, MemoryError)
         self.reply({"ok": error is None, "error": None if error is None else _describe_error(error), "fatal": fatal})
 
-    def call(self, request: dict, arrays: list) -> None:
+    @contextlib.contextmanager
+    def names_at(self, question: str | None):
+        """The student's names as they stood at `question`'s checkpoint, for the duration."""
         namespace = self.shell.user_ns
-        snapshot = self.checkpoints.get(request.get("question"))
-        saved = None
-        if snapshot is not None:  # run with the names as they stood at the checkpoint
-            saved = dict(namespace)
-            namespace.clear()
-            namespace.update(snapshot)
+        snapshot = self.checkpoints.get(question)
+        if snapshot is None:
+            yield namespace
+            return
+        saved = dict(namespace)
+        namespace.clear()
+        namespace.update(snapshot)
         try:
+            yield namespace
+        finally:
+            namespace.clear()
+            namespace.update(saved)
+
+    def call(self, request: dict, arrays: list) -> None:
+        with self.names_at(request.get("question")) as namespace:
             name = request["name"]
             if name not in namespace:
                 self.reply({"ok": False, "error": f"NameError: {name} is not defined", "missing": True})
@@ -166,22 +188,15 @@ class Server:
                 self.reply({"ok": True}, {"value": function, "args_after": []})
                 return
             if not callable(function):
-                self.reply(
-                    {
-                        "ok": False,
-                        "error": f"TypeError: {name} is a {type(function).__name__}, not a function",
-                        "missing": True,
-                    }
-                )
+                error = f"TypeError: {name} is a {type(function).__name__}, not a function"
+                self.reply({"ok": False, "error": error, "missing": True})
                 return
             args = [self.resolve(self.channel.decode(a, arrays)) for a in request.get("args", [])]
             kwargs = {k: self.resolve(self.channel.decode(v, arrays)) for k, v in request.get("kwargs", {}).items()}
             try:
                 value = function(*args, **kwargs)
             except BaseException as error:  # noqa: BLE001 - SystemExit in student code is an error too
-                tb = traceback.extract_tb(error.__traceback__)[1:]
-                where = f" (line {tb[-1].lineno}: {tb[-1].line})" if tb and tb[-1].line else ""
-                self.reply({"ok": False, "error": _describe_error(error) + where})
+                self.reply({"ok": False, "error": _describe_error(error) + _where(error)})
                 return
             keep = set(request.get("keep", []))
             if keep and type(value) in (tuple, list):  # e.g. the cache of (out, cache) stays here
@@ -190,10 +205,48 @@ class Server:
                     for i, v in enumerate(value)
                 )
             self.reply({"ok": True}, {"value": value, "args_after": args})
-        finally:
-            if saved is not None:
-                namespace.clear()
-                namespace.update(saved)
+
+    def program(self, request: dict, arrays: list) -> None:
+        """Run a list of steps on objects that never leave the sandbox (see autograder.sandbox.Program)
+        and send back the values of the requested slots."""
+        slots: list = []
+
+        def argument(tagged):
+            return (
+                slots[tagged["slot"]]
+                if "slot" in tagged
+                else self.resolve(self.channel.decode(tagged["value"], arrays))
+            )
+
+        with self.names_at(request.get("question")) as namespace:
+            for index, step in enumerate(request.get("steps", [])):
+                try:
+                    args = [argument(a) for a in step.get("args", [])]
+                    kind = step["kind"]
+                    if kind == "call":
+                        if step["name"] not in namespace:
+                            self.reply(
+                                {"ok": False, "error": f"NameError: {step['name']} is not defined", "missing": True}
+                            )
+                            return
+                        slots.append(namespace[step["name"]](*args))
+                    elif kind == "method":
+                        slots.append(getattr(slots[step["slot"]], step["name"])(*args))
+                    elif kind == "operator":
+                        slots.append(getattr(operator, step["name"])(*args))
+                    elif kind == "getattr":
+                        slots.append(getattr(slots[step["slot"]], step["name"]))
+                    elif kind == "setattr":
+                        setattr(slots[step["slot"]], step["name"], args[0])
+                        slots.append(None)
+                    elif kind == "item":
+                        slots.append(slots[step["slot"]][step["index"]])
+                    else:
+                        raise ValueError(f"unknown step {kind!r}")
+                except BaseException as error:  # noqa: BLE001
+                    self.reply({"ok": False, "error": _describe_error(error) + _where(error), "step": index})
+                    return
+            self.reply({"ok": True}, {"values": [slots[i] for i in request.get("returns", [])]})
 
     def serve(self) -> None:
         while True:
@@ -209,6 +262,8 @@ class Server:
                 self.run_cell(request)
             elif op == "call":
                 self.call(request, arrays)
+            elif op == "program":
+                self.program(request, arrays)
             elif op == "release":
                 for handle_id in request.get("ids", []):
                     self.handles.pop(handle_id, None)
