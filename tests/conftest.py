@@ -1,4 +1,5 @@
-"""Shared fixtures: hw1 built once per test session into a temporary folder (the repo is not touched)."""
+"""Shared fixtures: each assignment built once per test session into a temporary folder (the repo
+is not touched)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,30 @@ from autograder.verify import apply_changes
 REPO = Path(__file__).resolve().parent.parent
 
 
+ASSIGNMENTS = discover(REPO)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    """built(assignment) -> Prepared (otter assign output and zip), made once per session."""
+    cache: dict[str, Prepared] = {}
+
+    def get(assignment: Assignment) -> Prepared:
+        if assignment.name not in cache:
+            cache[assignment.name] = prepare(assignment, tmp_path_factory.mktemp(assignment.name), REPO)
+        return cache[assignment.name]
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def hw1_assignment() -> Assignment:
-    return next(a for a in discover(REPO) if a.name == "hw1_layers")
+    return next(a for a in ASSIGNMENTS if a.name == "hw1_layers")
 
 
 @pytest.fixture(scope="session")
-def hw1(hw1_assignment: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Prepared:
-    return prepare(hw1_assignment, tmp_path_factory.mktemp("hw1_build"), REPO)
+def hw1(hw1_assignment: Assignment, built) -> Prepared:
+    return built(hw1_assignment)
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from conftest import REPO
+import pytest
+from conftest import ASSIGNMENTS, REPO
 
 RELEASE = REPO / "assignments"
 
@@ -15,13 +16,17 @@ def files_under(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_release_is_in_sync_with_master(hw1):
+BY_NAME = pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
+
+
+@BY_NAME
+def test_release_is_in_sync_with_master(assignment, built):
     """Rebuilding from the master gives exactly the committed release (run `nn-autograder build`)."""
-    built = files_under(hw1.otter_out / "student")
-    committed = files_under(RELEASE / "hw1_layers")
-    assert sorted(built) == sorted(committed), "file lists differ: run `nn-autograder build` and commit assignments/"
-    for name in built:
-        assert built[name] == committed[name], (
+    rebuilt = files_under(built(assignment).otter_out / "student")
+    committed = files_under(RELEASE / assignment.name)
+    assert sorted(rebuilt) == sorted(committed), "file lists differ: run `nn-autograder build` and commit assignments/"
+    for name in rebuilt:
+        assert rebuilt[name] == committed[name], (
             f"{name} is out of date: run `nn-autograder build` and commit assignments/"
         )
 
@@ -45,14 +50,15 @@ def code_lines(notebook: Path) -> tuple[set[str], set[str]]:
     return solution, other
 
 
-def test_release_holds_no_solution_and_no_hidden_tests(hw1_assignment):
+@BY_NAME
+def test_release_holds_no_solution_and_no_hidden_tests(assignment):
     release_text = "\n".join(
-        p.read_text(errors="replace") for p in (RELEASE / "hw1_layers").rglob("*") if p.suffix in (".py", ".ipynb")
+        p.read_text(errors="replace") for p in (RELEASE / assignment.name).rglob("*") if p.suffix in (".py", ".ipynb")
     )
     assert "BEGIN SOLUTION" not in release_text and "END SOLUTION" not in release_text
     assert not re.search(r"hidden\s*=\s*True|hidden:\s*true", release_text)
-    solution, given = code_lines(hw1_assignment.master)
-    _, released = code_lines(RELEASE / "hw1_layers" / "hw1_layers.ipynb")
+    solution, given = code_lines(assignment.master)
+    _, released = code_lines(RELEASE / assignment.name / assignment.master.name)
     leaked = sorted(line for line in (solution - given) & released if len(line) > 8)
     assert not leaked, f"solution code in the student release: {leaked}"
     assert not list(RELEASE.rglob("test_*.py")), "hidden suites belong under solutions/, never assignments/"
@@ -70,3 +76,20 @@ def test_zip_holds_hidden_suite_and_lean_setup(hw1):
         assert heavy not in setup.lower()
     requirements = zipfile.ZipFile(hw1.zip_path).read("requirements.txt").decode().split()
     assert requirements and all("==" in line for line in requirements), "every shipped requirement is pinned"
+
+
+@BY_NAME
+def test_solution_full_marks_template_zero(assignment, built):
+    """Every assignment: the filled-in notebook gets full marks, the untouched release zero."""
+    from conftest import assert_valid_results
+
+    from autograder.gradescope import run_zip
+    from autograder.results import question_totals
+
+    prepared = built(assignment)
+    solution, _ = run_zip(prepared.zip_path, prepared.solution)
+    template, _ = run_zip(prepared.zip_path, prepared.template)
+    for document in (solution, template):
+        assert_valid_results(document)
+    assert all(score == maximum > 0 for score, maximum in question_totals(solution).values())
+    assert template["score"] == 0 and question_totals(template).keys() == question_totals(solution).keys()
