@@ -28,7 +28,14 @@ import pytest
 
 from autograder.notebook import NotGradable, find_notebook, read_cells
 from autograder.results import fallback_document, results_document, write_atomically
-from autograder.sandbox import Limits, NotebookRun, SandboxDied, SandboxUnavailable, sandbox_user
+from autograder.sandbox import (
+    Limits,
+    NotebookRun,
+    SandboxDied,
+    SandboxUnavailable,
+    become_subreaper,
+    sandbox_user,
+)
 from autograder.suite import GradingPlugin
 
 
@@ -68,6 +75,7 @@ def grade(
     started = time.monotonic()
     results_path = results_dir / "results.json"
     write_atomically(results_path, fallback_document())
+    become_subreaper()
     _close_to_others(source, results_dir)
     assignment = source / "assignment"
     config = json.loads((assignment / "assignment.json").read_text())

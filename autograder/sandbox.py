@@ -251,6 +251,7 @@ class Sandbox:
             self.process.wait()
         if self.user is not None and not self.namespaced:
             kill_marked_processes(self.user.pw_uid, self.token)
+        reap_orphans()
         if self.endpoint is not None:
             for fd in (self.endpoint.read_fd, self.endpoint.write_fd):
                 try:
@@ -287,6 +288,31 @@ def _death_reason(exit_code: int | None, error: Exception) -> str:
         }.get(name, "")
         return f"died from {name}{hint}"
     return f"exited with code {exit_code} (os._exit, sys.exit or a crash)"
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> None:
+    """Make this process adopt its orphaned descendants (Linux), so the processes a notebook
+    left behind are reaped here once killed: a zombie still counts against the sandbox user's
+    process limit and would stop the next sandbox from starting threads."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - not Linux: nothing to adopt
+        pass
+
+
+def reap_orphans(seconds: float = 2.0) -> None:
+    """Collect exited children (adopted orphans included) until none is left or time is up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.02)
 
 
 def kill_marked_processes(uid: int, token: str, rounds: int = 5) -> None:

@@ -64,10 +64,11 @@ def survivors(marker: str) -> list[int]:
     return found
 
 
-def full_except(totals: dict, *questions: str) -> None:
+def full_except(totals: dict, *questions: str, why: dict | None = None) -> None:
     for question, points in FULL.items():
         if question not in questions:
-            assert totals[question] == (points, points), f"{question}: {totals[question]}"
+            details = f"\n{why['output']}\n{feedback_for(why, question)}" if why else ""
+            assert totals[question] == (points, points), f"{question}: {totals[question]}{details}"
 
 
 # 1. wrong answer + patched numpy / builtins --------------------------------------------------------
@@ -294,10 +295,10 @@ def test_fork_bomb_is_contained(attack, isolation):
 
 # 8. flooding the output -----------------------------------------------------------------------------------
 def test_ten_million_lines_of_output(attack, monkeypatch):
-    monkeypatch.setenv("NN_AUTOGRADER_LIMITS", json.dumps({"cell_timeout": 60}))
+    monkeypatch.setenv("NN_AUTOGRADER_LIMITS", json.dumps({"cell_timeout": 150}))
     document = attack(insert=[(RELU_CHECK, "for i in range(10**7):\n    print(i)")])
     assert len(json.dumps(document)) < 100_000
-    full_except(scores_by_question(document))
+    full_except(scores_by_question(document), why=document)
 
 
 # 9. notebooks as they come ----------------------------------------------------------------------------------
