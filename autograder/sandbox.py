@@ -65,7 +65,7 @@ class Limits:
 @dataclass
 class CallResult:
     """What one call into the sandbox gave: the value, the arguments as they are after the call
-    (to catch functions that modify their inputs) and the time the call took inside the sandbox."""
+    (to catch functions that modify their inputs) and the round trip's time by the grader's clock."""
 
     value: Any
     args_after: list
