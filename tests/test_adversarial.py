@@ -179,6 +179,29 @@ def test_hidden_tests_and_results_cannot_be_read(attack, isolation):
     assert "Permission denied" in feedback and "/source" in feedback and "/results" in feedback
 
 
+NETWORK = """
+import socket
+
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=3).close()
+    answer_two_hidden = "NETWORK: connected"
+except OSError as error:
+    answer_two_hidden = f"NETWORK: {error}"
+"""
+
+
+@AS_ROOT
+def test_no_network(attack, isolation):
+    """A server on this machine's loopback is out of reach: the sandbox has its own, empty network."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        document = attack(insert=[(PARAM_COUNT_CHECK, NETWORK.replace("PORT", str(port)))])
+    feedback = feedback_for(document, "param_count")
+    assert "NETWORK:" in feedback and "connected" not in feedback.replace("NETWORK: ", "")
+
+
 # 4. forging results.json, also from a process that outlives the notebook ------------------------------
 FORGE = (
     FIND_GRADER
