@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
+
 from autograder.sandbox import Program, Ref
 
 UNARY_METHODS = ("exp", "log", "tanh", "relu", "sigmoid")
@@ -185,3 +187,51 @@ def moons(points_per_moon: int, rng: random.Random, noise: float = 0.1):
         xs.append([1 - math.cos(angle) + rng.gauss(0, noise), 0.5 - math.sin(angle) + rng.gauss(0, noise)])
         ys.append(1.0)
     return xs, ys
+
+
+def init_parameters(nin: int, nouts: list[int], seed: int) -> list[float]:
+    """The notebook's MLP initialisation, replayed: one random.Random(seed) for the whole network,
+    per neuron its weights (uniform in [-1, 1]) then a zero bias."""
+    rng, values, sizes = random.Random(seed), [], [nin, *nouts]
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for _ in range(fan_out):
+            values += [rng.uniform(-1, 1) for _ in range(fan_in)] + [0.0]
+    return values
+
+
+def _unflatten(values: list[float], sizes: list[int]):
+    layers, position = [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        block = np.array(values[position : position + fan_out * (fan_in + 1)]).reshape(fan_out, fan_in + 1)
+        layers.append((block[:, :fan_in].T.copy(), block[:, fan_in].copy()))
+        position += fan_out * (fan_in + 1)
+    return layers
+
+
+def _flatten(layers) -> list[float]:
+    return [float(v) for W, b in layers for v in np.concatenate([W.T, b[:, None]], axis=1).ravel()]
+
+
+def train_reference(xs, ys, nouts: list[int], steps: int, learning_rate: float, seed: int) -> list[float]:
+    """What a correct `train` computes, in numpy: the same initialisation, full-batch gradient
+    descent on the mean squared error of the first output. Returns the trained parameters."""
+    sizes = [len(xs[0]), *nouts]
+    layers = _unflatten(init_parameters(len(xs[0]), list(nouts), seed), sizes)
+    x, y = np.array(xs, dtype=float), np.array(ys, dtype=float)
+    for _ in range(steps):
+        activations = [x]
+        for index, (W, b) in enumerate(layers):
+            z = activations[-1] @ W + b
+            activations.append(np.tanh(z) if index < len(layers) - 1 else z)
+        upstream = np.zeros_like(activations[-1])
+        upstream[:, 0] = 2 * (activations[-1][:, 0] - y) / len(y)
+        grads = []
+        for index in reversed(range(len(layers))):
+            W, _ = layers[index]
+            if index < len(layers) - 1:
+                upstream = upstream * (1 - activations[index + 1] ** 2)
+            grads.append((activations[index].T @ upstream, upstream.sum(axis=0)))
+            upstream = upstream @ W.T
+        grads.reverse()
+        layers = [(W - learning_rate * dW, b - learning_rate * db) for (W, b), (dW, db) in zip(layers, grads)]
+    return _flatten(layers)
