@@ -26,7 +26,6 @@ from autograder.sandbox import StudentError
 
 GRADIENT_RTOL = 1e-5  # float64 centered differences reach ~1e-9 on these layers (see notes)
 VALUE_RTOL = 1e-6
-VALUE_ATOL = 1e-8
 
 
 class CheckFailed(AssertionError):
@@ -195,6 +194,12 @@ def expect_gradient(
     return expect_close(actual, numerical, function, output, GRADIENT_RTOL, hints, batch_size, shape_hint)
 
 
+def _weighted_output(forward: Callable[[np.ndarray], Any], x: np.ndarray, upstream: Any) -> float:
+    """sum(forward(x) * upstream), or forward(x) itself for a scalar output (upstream None)."""
+    out = forward(x)
+    return float(np.sum(out * upstream)) if upstream is not None else float(out)
+
+
 def numerical_gradient(
     forward: Callable[[np.ndarray], Any], x: np.ndarray, upstream: Any = None, h: float = 1e-5
 ) -> np.ndarray:
@@ -205,19 +210,14 @@ def numerical_gradient(
     perturbed; x must be float64 and is restored.
     """
     x = np.asarray(x, dtype=np.float64)
-
-    def scalar(value: np.ndarray) -> float:
-        out = forward(value)
-        return float(np.sum(out * upstream)) if upstream is not None else float(out)
-
     grad = np.zeros_like(x)
     flat, grad_flat = x.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):
         saved = flat[i]
         flat[i] = saved + h
-        plus = scalar(x)
+        plus = _weighted_output(forward, x, upstream)
         flat[i] = saved - h
-        minus = scalar(x)
+        minus = _weighted_output(forward, x, upstream)
         flat[i] = saved
         grad_flat[i] = (plus - minus) / (2 * h)
     return grad
@@ -241,12 +241,9 @@ def directional_check(
     for _ in range(directions):
         v = rng.standard_normal(np.shape(x))
         v /= np.linalg.norm(v)
-
-        def scalar(value: np.ndarray) -> float:
-            out = forward(value)
-            return float(np.sum(out * upstream)) if upstream is not None else float(out)
-
-        numeric = (scalar(x + h * v) - scalar(x - h * v)) / (2 * h)
+        numeric = (_weighted_output(forward, x + h * v, upstream) - _weighted_output(forward, x - h * v, upstream)) / (
+            2 * h
+        )
         analytic = float(np.sum(actual * v))
         error = abs(analytic - numeric) / max(abs(analytic) + abs(numeric), 1e-8)
         if not error <= 1e-4:

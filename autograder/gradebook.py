@@ -13,7 +13,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from autograder.results import question_totals
+from autograder.results import first_feedback, question_totals
 
 
 def _questions(documents: dict[str, dict]) -> list[str]:
@@ -23,13 +23,6 @@ def _questions(documents: dict[str, dict]) -> list[str]:
             if question not in order:
                 order.append(question)
     return order
-
-
-def _first_feedback_line(document: dict, question: str) -> str:
-    for test in document.get("tests", []):
-        if test["tags"][0] == question and test["score"] < test["max_score"]:
-            return (test.get("output") or "(no feedback)").splitlines()[0][:300]
-    return ""
 
 
 def write_grades_csv(documents: dict[str, dict], path: Path) -> None:
@@ -52,7 +45,7 @@ def summary_rows(documents: dict[str, dict]) -> list[dict]:
             score, most = question_totals(document).get(question, (0.0, 0.0))
             scores.append(score)
             maximum = max(maximum, most)
-            line = _first_feedback_line(document, question)
+            line = first_feedback(document, question)[:300]
             if line:
                 feedback[line] += 1
         common = feedback.most_common(1)

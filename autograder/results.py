@@ -112,3 +112,11 @@ def format_table(document: dict) -> str:
     total = sum(s for s, _ in rows.values()), sum(m for _, m in rows.values())
     lines.append(f"{'total':<{width}}  {total[0]:>7g}  {total[1]:>7g}")
     return "\n".join(lines)
+
+
+def first_feedback(document: dict, question: str | None = None) -> str:
+    """The first line of feedback of the first test that lost points (in `question`, if given)."""
+    for test in document.get("tests", []):
+        if test["score"] < test["max_score"] and (question is None or test["tags"][0] == question):
+            return (test.get("output") or "(no feedback)").splitlines()[0]
+    return ""

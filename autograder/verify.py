@@ -27,7 +27,7 @@ from pathlib import Path
 
 from autograder.build import REPO, Assignment, discover, prepare
 from autograder.gradescope import run_zip
-from autograder.results import question_totals
+from autograder.results import first_feedback, question_totals
 
 try:
     import tomllib
@@ -107,13 +107,6 @@ class Row:
     why: str = ""
 
 
-def _first_feedback(document: dict, question: str | None) -> str:
-    for test in document.get("tests", []):
-        if test["score"] < test["max_score"] and (question is None or test["tags"][0] == question):
-            return test["output"].splitlines()[0] if test["output"] else "(no feedback)"
-    return ""
-
-
 def _judge(change: Change, document: dict) -> Row:
     totals = question_totals(document)
     lost_total = sum(m - s for s, m in totals.values())
@@ -123,7 +116,7 @@ def _judge(change: Change, document: dict) -> Row:
             change.name,
             "-",
             lost_total,
-            _first_feedback(document, None),
+            first_feedback(document, None),
             lost_total == 0,
             "" if lost_total == 0 else "a correct variant lost points",
         )
@@ -141,7 +134,7 @@ def _judge(change: Change, document: dict) -> Row:
         change.name,
         change.question,
         maximum - score,
-        _first_feedback(document, change.question),
+        first_feedback(document, change.question),
         caught and not missing,
         why,
     )
@@ -184,7 +177,7 @@ def verify_assignment(assignment: Assignment, seeds: int, jobs: int, workdir: Pa
     facts = {
         "seeds": seeds,
         "solution_short": short,
-        "solution_feedback": [_first_feedback(solution_runs[seed], None) for seed, _ in short][:5],
+        "solution_feedback": [first_feedback(solution_runs[seed], None) for seed, _ in short][:5],
         "template_score": template["score"],
         "template_tests": len(template.get("tests", [])),
     }
