@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 TEST_OUTPUT_LIMIT = 4_000
@@ -29,7 +29,6 @@ class TestRecord:
     output: str = ""
     visibility: str = "after_published"
     number: str = ""
-    tags: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
@@ -40,7 +39,7 @@ class TestRecord:
             "status": "passed" if self.score >= self.max_score else "failed",
             "output": cap(self.output, TEST_OUTPUT_LIMIT),
             "output_format": "text",
-            "tags": [self.question, *self.tags],
+            "tags": [self.question],
             "visibility": self.visibility,
         }
 
