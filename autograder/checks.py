@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from autograder.channel import Handle
 from autograder.sandbox import StudentError
+from autograder.sandbox.channel import Handle
 
 GRADIENT_RTOL = 1e-5  # float64 centered differences reach ~1e-9 on these layers (see notes)
 VALUE_RTOL = 1e-6

@@ -2,8 +2,9 @@
 
 Zip layout (unpacked to /autograder/source on Gradescope):
 
-    setup.sh            once, as root: pip-installs the pinned requirements, copies the package,
-                        creates the unprivileged `nnsandbox` user (no conda, no browser, no TeX)
+    setup.sh            once, as root: pip-installs the pinned requirements and copies the package
+                        (no conda, no browser, no TeX; student code runs as a uid of a reserved
+                        range, see autograder.sandbox.isolation, so no user is created)
     run_autograder      per submission: writes a fallback results.json, then runs autograder.grade
     requirements.txt    the pins from pyproject.toml's [project] dependencies
     package/autograder/ this package's source
@@ -24,6 +25,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from autograder.results import grader_error, grader_error_document
+
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the grading image. Lean on purpose: pip only.
 set -euo pipefail
@@ -37,8 +40,8 @@ site_packages="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["pure
 rm -rf "$site_packages/autograder"
 cp -r package/autograder "$site_packages/autograder"
 chmod -R a+rX "$site_packages/autograder"
-# Student code runs as this user: it cannot read /autograder/source or write /autograder/results.
-id -u nnsandbox >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin nnsandbox
+# Student code runs as an unprivileged uid of a reserved range (no account needed): it cannot read
+# /autograder/source or write /autograder/results. `python3 -m autograder doctor` checks the machine.
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -52,7 +55,9 @@ if [ ! -s "$root/results/results.json" ]; then
   printf '%s\\n' '{"score": 0, "output": "The grader did not start. Submit again; if this stays, tell course staff.", "tests": []}' \\
     > "$root/results/results.json"
 fi
-"$python" -m autograder.grade --source "$root/source" --submission "$root/submission" --results "$root/results"
+# Isolated (-I: no current folder, PYTHONPATH or user site on sys.path) and from a known folder.
+cd "$root/source" || exit 3
+exec "$python" -I -m autograder.grade --source "$root/source" --submission "$root/submission" --results "$root/results"
 """
 
 
@@ -89,8 +94,8 @@ def make_zip(
         add_text("setup.sh", SETUP_SH, executable=True)
         add_text("run_autograder", RUN_AUTOGRADER, executable=True)
         add_text("requirements.txt", "\n".join(pinned_requirements(repo / "pyproject.toml")) + "\n")
-        for source in sorted(package.glob("*.py")):
-            add_file(f"package/autograder/{source.name}", source)
+        for source in sorted(package.rglob("*.py")):
+            add_file(f"package/autograder/{source.relative_to(package).as_posix()}", source)
         add_text("assignment/assignment.json", json.dumps(config, indent=2) + "\n")
         for path in sorted(data_files):
             add_file(f"assignment/files/{path.name}", path)
@@ -111,6 +116,7 @@ def run_zip(
     """
     with tempfile.TemporaryDirectory(prefix="nn-autograder-") as temporary:
         root = Path(temporary)
+        os.chmod(root, 0o700)  # the unpacked zip (hidden tests) is root's alone
         source, submission = root / "source", root / "submission"
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(source)
@@ -137,4 +143,8 @@ def run_zip(
         extra = sorted(results_path.parent.glob("results-seed-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
         if extra:  # `nn-autograder verify`: the same notebook run graded with more seeds
             document = dict(document, extra_seeds=[json.loads(p.read_text()) for p in extra])
+        if completed.returncode != 0 and not grader_error(document):
+            document = grader_error_document(
+                f"run_autograder exited with code {completed.returncode}: {completed.stderr.strip()[-1500:]}"
+            )
         return document, completed.stdout + completed.stderr

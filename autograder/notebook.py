@@ -23,13 +23,19 @@ class NotGradable(Exception):
     """The submission cannot be graded; the message says why and what to do, in one sentence."""
 
 
+def _regular_file(path: Path) -> bool:
+    """A file of its own, not a link (a link in a submission could point at the hidden tests)."""
+    return path.is_file() and not path.is_symlink()
+
+
 def find_notebook(submission_dir: Path, expected_name: str) -> Path:
-    """The notebook to grade: `expected_name` if present, else the only (or newest) .ipynb."""
+    """The notebook to grade: `expected_name` if present, else the only (or newest) .ipynb.
+    Links are never followed."""
     exact = submission_dir / expected_name
-    if exact.is_file():
+    if _regular_file(exact):
         return exact
     candidates = sorted(
-        (p for p in submission_dir.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file()),
+        (p for p in submission_dir.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and _regular_file(p)),
         key=lambda p: (p.stat().st_mtime, p.name),
     )
     if not candidates:

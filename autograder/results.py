@@ -74,6 +74,31 @@ def fallback_document() -> dict:
     )
 
 
+def grader_error_document(problem: str) -> dict:
+    """The grader could not grade on this machine (its installation or isolation failed): no
+    score at all, so that nobody mistakes it for a zero, and a message saying whose fault it is.
+    `extra_data.grader_error` marks it for `grade`, `grade-all` and `build`."""
+    return {
+        "output": cap(
+            "The autograder could not run on this machine, so your submission was not graded "
+            "(this is not about your code). Course staff have been told; you do not need to do anything.\n\n"
+            f"For staff: {problem}",
+            OUTPUT_LIMIT,
+        ),
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [],
+        "extra_data": {"grader_error": cap(problem, 2_000)},
+    }
+
+
+def grader_error(document: dict) -> str:
+    """The grader error a results.json reports, or "" for a graded submission."""
+    extra = document.get("extra_data")
+    return str(extra.get("grader_error") or "") if isinstance(extra, dict) else ""
+
+
 def write_atomically(path: Path, document: dict) -> None:
     """Write JSON to a temporary file beside `path`, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from autograder.channel import ChannelError, Endpoint, Handle, decode, encode
 from autograder.notebook import NotGradable, find_notebook, read_cells
+from autograder.sandbox.channel import ChannelError, Endpoint, Handle, decode, encode
 
 
 def roundtrip(value, to_handle=None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.channel import Handle
 from autograder.checks import (
     CheckFailed,
     expect_array,
@@ -18,6 +17,7 @@ from autograder.checks import (
     numerical_gradient,
     scale_hint,
 )
+from autograder.sandbox.channel import Handle
 
 
 def test_broadcastable_shape_is_rejected_before_values():

@@ -1,11 +1,16 @@
 """The sandbox process: runs a submission's cells and answers the grader's calls.
 
-Started by `autograder.sandbox.Sandbox` as ``python -I -m autograder.sandbox_main READ_FD WRITE_FD``,
-already unprivileged and resource-limited. Everything the student wrote runs here, in an IPython
+Started by `autograder.sandbox.process.Sandbox` as
+``python -I -m autograder.sandbox.server READ_FD WRITE_FD REPORT_FD [--uid U --gid G] [--private-tmp BYTES]``,
+resource-limited; in namespaces mode it is PID 1 of fresh namespaces, still root, and first mounts
+private temporary folders and drops to the uid. It sends ``{"op": "ready"}`` only once it is
+unprivileged and has imported numpy, IPython and matplotlib: anything that fails before that is
+the grader's installation, not the submission. Everything the student wrote runs here, in an IPython
 shell, so magics, ``!`` lines, ``display()`` and matplotlib behave as in a notebook. The grader
-drives it with these requests (see `autograder.channel` for the framing):
+drives it with these requests (see `autograder.sandbox.channel` for the framing); each carries
+"id" and "timeout" (the grader's deadline, for the `Watchdog`):
 
-    {"op": "run_cell", "source": str, "checkpoints": [question, ...]}
+    {"op": "run_cell", "cell": index, "source": str, "checkpoints": [question, ...], "hung": [[cell, name, message]]}
         -> {"ok": bool, "error": str | None, "fatal": bool, "output": str}
     {"op": "call", "question": str | None, "name": str, "args": [...], "kwargs": {...}}
         -> {"ok": true, "value": tagged, "args_after": [...], "output": str}
@@ -27,8 +32,11 @@ import io
 import operator
 import os
 import sys
+import threading
 import traceback
 import types
+
+from autograder.sandbox.watch import CELL_FILENAME, StandIns, Watchdog
 
 OUTPUT_LIMIT_PER_REQUEST = 8 * 1024
 OUTPUT_LIMIT_TOTAL = 256 * 1024
@@ -92,7 +100,7 @@ def _where(error: BaseException) -> str:
     """The student's line where an exception was raised, if any: " (line 4: return out, cache)"."""
     frames = traceback.extract_tb(error.__traceback__)
     cells = [f for f in frames if f.filename.startswith("<")]  # the notebook's cells, not library code
-    frame = (cells or [f for f in frames if not f.filename.endswith("sandbox_main.py")] or [None])[-1]
+    frame = (cells or [f for f in frames if not f.filename.endswith("server.py")] or [None])[-1]
     return f" (line {frame.lineno}: {frame.line})" if frame is not None and frame.line else ""
 
 
@@ -102,13 +110,15 @@ def _describe_error(error: BaseException) -> str:
 
 
 class Server:
-    def __init__(self, endpoint, shell, output: CappedOutput):
-        from autograder import channel
+    def __init__(self, endpoint, shell, output: CappedOutput, watchdog: Watchdog, stand_ins: StandIns):
+        from autograder.sandbox import channel
 
         self.channel = channel
         self.endpoint = endpoint
         self.shell = shell
         self.output = output
+        self.watchdog = watchdog
+        self.stand_ins = stand_ins
         self.checkpoints: dict[str, dict] = {}
         self.handles: dict[int, object] = {}
         self.next_handle = 1
@@ -152,7 +162,9 @@ class Server:
         self.endpoint.send(header, arrays)
 
     def run_cell(self, request: dict) -> None:
-        result = self.shell.run_cell(request["source"], store_history=False)
+        self.stand_ins.update(request.get("hung", []))
+        self.stand_ins.cell = int(request.get("cell", -1))
+        result = self.shell.run_cell(str(request["source"]), store_history=False)
         error = result.error_before_exec or result.error_in_exec
         for question in request.get("checkpoints", []):
             self.checkpoints[question] = dict(self.shell.user_ns)
@@ -258,12 +270,12 @@ class Server:
                 os._exit(0)
             self.request_id = request.get("id")
             op = request.get("op")
-            if op == "run_cell":
-                self.run_cell(request)
-            elif op == "call":
-                self.call(request, arrays)
-            elif op == "program":
-                self.program(request, arrays)
+            if op in ("run_cell", "call", "program"):
+                self.watchdog.arm(self.request_id, float(request.get("timeout", 30.0)))
+                try:
+                    getattr(self, op)(request) if op == "run_cell" else getattr(self, op)(request, arrays)
+                finally:
+                    self.watchdog.disarm()
             elif op == "release":
                 for handle_id in request.get("ids", []):
                     self.handles.pop(handle_id, None)
@@ -274,28 +286,28 @@ class Server:
                 self.reply({"ok": False, "error": f"unknown request {op!r}"})
 
 
-def _drop_privileges(arguments: list[str]) -> None:
-    """`--uid U --gid G`: started as root inside fresh namespaces, become the sandbox user now,
-    before anything the student wrote can run."""
-    if "--uid" in arguments:
-        uid = int(arguments[arguments.index("--uid") + 1])
-        gid = int(arguments[arguments.index("--gid") + 1])
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-        if os.getuid() != uid or os.geteuid() != uid:
-            os._exit(70)
+def _option(arguments: list[str], name: str) -> str | None:
+    return arguments[arguments.index(name) + 1] if name in arguments else None
 
 
 def main() -> None:
-    _drop_privileges(sys.argv[3:])
-    read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
+    read_fd, write_fd, report_fd = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    options = sys.argv[4:]
+    if options:  # namespaces mode: still root, in fresh namespaces; nothing of the student's has run
+        from autograder.sandbox.isolation import drop_privileges, enter_private_mounts
+
+        if _option(options, "--private-tmp"):
+            enter_private_mounts(os.getcwd(), int(_option(options, "--private-tmp")))
+        if _option(options, "--uid"):
+            drop_privileges(int(_option(options, "--uid")), int(_option(options, "--gid")))
     os.environ.setdefault("MPLBACKEND", "Agg")
-    import numpy  # noqa: F401  - loaded before student code so a failure here is ours
+    import matplotlib  # noqa: F401  - loaded before student code so a failure here is ours
+    import numpy  # noqa: F401
     from IPython.core.interactiveshell import InteractiveShell
 
-    from autograder.channel import Endpoint
+    from autograder.sandbox.channel import Endpoint
 
+    endpoint = Endpoint(read_fd, write_fd)
     output = CappedOutput()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # C-level and subprocess output goes nowhere; Python's goes to `output`
@@ -306,8 +318,15 @@ def main() -> None:
     shell.history_manager.enabled = False
     shell.enable_gui = lambda *args, **kwargs: None  # %matplotlib inline: no GUI loop to start
     shell.displayhook.write_output_prompt = lambda: None
+    stand_ins = StandIns()
+    shell.ast_transformers.append(stand_ins)
+    # every cell's code is compiled as "<cell N>" (N: its index among code cells), replays included
+    shell.compile.get_code_name = lambda raw, transformed, number: CELL_FILENAME.format(index=stand_ins.cell)
+    watchdog = Watchdog(report_fd, threading.get_ident())
+    watchdog.start()
     sys.argv = ["notebook"]
-    Server(Endpoint(read_fd, write_fd), shell, output).serve()
+    endpoint.send({"op": "ready", "uid": os.getuid()})
+    Server(endpoint, shell, output, watchdog, stand_ins).serve()
     os._exit(0)
 
 

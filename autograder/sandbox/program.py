@@ -1,0 +1,62 @@
+"""`Program`: steps run in the sandbox in one round trip, for objects that cannot cross the channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from autograder.sandbox.channel import encode
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A slot of a `Program`: the result of one of its steps, living in the sandbox."""
+
+    slot: int
+
+
+class Program:
+    """Steps run in the sandbox in one round trip, on objects that cannot cross the channel
+    (instances of the student's classes). Each step's result is a `Ref`; arguments are plain data
+    or refs. `label` names the program in feedback::
+
+        p = Program("Value")
+        a, b = p.call("Value", 2.0), p.call("Value", -3.0)
+        c = p.op("mul", a, b)              # operator.mul(a, b): a * b, as Python would run it
+        p.method(c, "backward")
+        grads = student.run(p, [p.get(a, "grad"), p.get(b, "grad")])
+    """
+
+    def __init__(self, label: str):
+        self.label = label
+        self.steps: list[dict] = []
+
+    def _add(self, step: dict) -> Ref:
+        self.steps.append(step)
+        return Ref(len(self.steps) - 1)
+
+    def call(self, name: str, *args: Any) -> Ref:
+        """The student's global `name` called with `args`."""
+        return self._add({"kind": "call", "name": name, "args": list(args)})
+
+    def method(self, ref: Ref, name: str, *args: Any) -> Ref:
+        return self._add({"kind": "method", "slot": ref.slot, "name": name, "args": list(args)})
+
+    def op(self, name: str, *args: Any) -> Ref:
+        """`operator.<name>(*args)`, so reflected methods (2 * v calls v.__rmul__) are exercised."""
+        return self._add({"kind": "operator", "name": name, "args": list(args)})
+
+    def get(self, ref: Ref, attribute: str) -> Ref:
+        return self._add({"kind": "getattr", "slot": ref.slot, "name": attribute})
+
+    def set(self, ref: Ref, attribute: str, value: Any) -> Ref:
+        return self._add({"kind": "setattr", "slot": ref.slot, "name": attribute, "args": [value]})
+
+    def item(self, ref: Ref, index: int) -> Ref:
+        return self._add({"kind": "item", "slot": ref.slot, "index": index})
+
+    def encoded_steps(self, arrays: list) -> list[dict]:
+        def argument(value: Any) -> dict:
+            return {"slot": value.slot} if isinstance(value, Ref) else {"value": encode(value, arrays, None)}
+
+        return [dict(step, args=[argument(a) for a in step.get("args", [])]) for step in self.steps]

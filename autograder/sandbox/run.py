@@ -1,0 +1,359 @@
+"""A submission's notebook running in a sandbox, and the hidden tests' view of it.
+
+- `NotebookRun`: runs a notebook's code cells in a sandbox, cell by cell with a timeout each. A
+  cell that hangs or kills the process is skipped and the sandbox is started again with the cells
+  before it replayed, so one bad cell costs only what depends on it.
+- `StudentNamespace`: what a hidden test sees, ``student.relu_forward(x)``: a call into the
+  sandbox at a question's checkpoint, returning plain data (arrays, scalars) or opaque handles.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.sandbox.channel import ChannelError, Handle, decode, encode
+from autograder.sandbox.isolation import SandboxIdentity
+from autograder.sandbox.process import Limits, Sandbox, SandboxDied, SandboxUnavailable
+from autograder.sandbox.program import Program, Ref
+
+
+@dataclass
+class CallResult:
+    """What one call into the sandbox gave: the value, the arguments as they are after the call
+    (to catch functions that modify their inputs) and the round trip's time by the grader's clock."""
+
+    value: Any
+    args_after: list
+    seconds: float
+    output: str = ""
+
+
+class StudentError(Exception):
+    """A student function could not be called or raised; `message` is written for the student."""
+
+    def __init__(self, message: str, missing: bool = False, timed_out: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.missing = missing
+        self.timed_out = timed_out
+
+
+@dataclass
+class Cell:
+    """A code cell of the submission: its index among code cells, source and checkpoints."""
+
+    index: int
+    source: str
+    checkpoints: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CellOutcome:
+    status: str  # "ok", "error", "timeout", "died", "skipped"
+    message: str = ""
+
+
+AFTER_HANG_BUDGET = 5.0  # seconds a request gets once timeouts have used up the hang budget
+
+
+class NotebookRun:
+    """A submission's notebook running in a sandbox, restarted as needed, serving calls.
+
+    Time is bounded four ways: each cell and each call has a timeout; a function seen hanging
+    (by the sandbox's Watchdog) is compiled as a stand-in that raises at once wherever it is used
+    later, so it costs one timeout, not one per cell and test; a (question, function) pair that
+    timed out once is not called again; once timeouts have cost `limits.hang_budget` seconds,
+    later requests get a few seconds each; and everything stops at `limits.total_timeout`.
+    """
+
+    def __init__(
+        self,
+        cells: list[Cell],
+        workdir: Path,
+        limits: Limits | None = None,
+        log_path: Path | None = None,
+        identity: SandboxIdentity | None = None,
+    ):
+        self.cells = cells
+        self.workdir = workdir
+        self.limits = limits or Limits()
+        self.log_path = log_path or (workdir.parent / f"{workdir.name}-sandbox.log")
+        self.identity = identity
+        self.outcomes: dict[int, CellOutcome] = {}
+        self.first_durations: dict[int, float] = {}
+        self.sandbox: Sandbox | None = None
+        self.restarts = 0
+        self.last_failure = ""
+        self.started_at: float | None = None
+        self.timed_out_calls: dict[tuple[str | None, str], str] = {}
+        self.hung: dict[tuple[int, str], str] = {}  # (cell index, function name) -> what happened
+        self.hang_seconds = 0.0  # time lost to timeouts so far
+
+    def _time_left(self, limit: float) -> float:
+        """`limit`, cut to a few seconds once timeouts used up the hang budget, and to what is
+        left of the total budget; 0 when that is used up."""
+        if self.hang_seconds >= self.limits.hang_budget:
+            limit = min(limit, AFTER_HANG_BUDGET)
+        if self.started_at is None:
+            return limit
+        return max(0.0, min(limit, self.started_at + self.limits.total_timeout - time.monotonic()))
+
+    # -- running the cells ---------------------------------------------------------------------
+    def ensure_running(self) -> Sandbox:
+        """A live sandbox with every runnable cell executed; raises SandboxDied if impossible,
+        SandboxUnavailable if the very first sandbox cannot start (the grader's fault)."""
+        while self.sandbox is None:
+            if self.restarts > self.limits.max_restarts:
+                raise SandboxDied(f"the notebook's process died {self.restarts} times; last: {self.last_failure}")
+            if self.started_at is not None and self._time_left(1.0) <= 0:
+                raise SandboxDied(f"the grading time budget of {self.limits.total_timeout:g} s is used up")
+            self.restarts += 1
+            sandbox = Sandbox(self.workdir, self.limits, self.log_path, self.identity)
+            try:
+                sandbox.start()
+            except SandboxUnavailable as problem:
+                if self.started_at is None:
+                    raise
+                raise SandboxDied(f"could not be restarted ({problem})") from None
+            self.sandbox = sandbox
+            self.started_at = self.started_at or time.monotonic()
+            self._run_cells()
+        return self.sandbox
+
+    def describe_cell(self, cell: Cell) -> str:
+        first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+        return f"code cell {cell.index + 1} ({first[:60]!r})"
+
+    def _run_cells(self) -> None:
+        hung = [[cell, name, message] for (cell, name), message in self.hung.items()]
+        for cell in self.cells:
+            previous = self.outcomes.get(cell.index)
+            if previous is not None and previous.status in ("timeout", "died", "skipped"):
+                continue
+            limit = self.limits.cell_timeout
+            if cell.index in self.first_durations:  # a replay: it ran before, so it should run as fast
+                limit = min(limit, 2 * self.first_durations[cell.index] + 5)
+            budget = self._time_left(limit)
+            if time.monotonic() - self.started_at > self.limits.notebook_timeout or budget <= 0:
+                self.outcomes[cell.index] = CellOutcome(
+                    "skipped", f"{self.describe_cell(cell)} was not run: the notebook used up its time"
+                )
+                continue
+            request = {"op": "run_cell", "cell": cell.index, "source": cell.source, "checkpoints": cell.checkpoints}
+            started = time.monotonic()
+            try:
+                reply, _ = self.sandbox.request(dict(request, hung=hung), [], timeout=budget)
+            except SandboxDied as death:
+                self.sandbox = None
+                hang = self._hang(death, budget)
+                if hang and (previous is None or previous.status != "hung"):  # run it again with the stand-in
+                    self.outcomes[cell.index] = CellOutcome("hung", f"{self.describe_cell(cell)}: {hang}")
+                else:
+                    status = "timeout" if death.timed_out else "died"
+                    message = f"{self.describe_cell(cell)} {death}; it was skipped"
+                    self.outcomes[cell.index] = CellOutcome(status, message)
+                self.last_failure = self.outcomes[cell.index].message
+                return
+            self.first_durations.setdefault(cell.index, time.monotonic() - started)
+            if reply.get("fatal"):  # out of memory: restart without this cell
+                self.outcomes[cell.index] = CellOutcome(
+                    "died", f"{self.describe_cell(cell)} ran out of memory ({reply.get('error')}); it was skipped"
+                )
+                self.last_failure = self.outcomes[cell.index].message
+                self.sandbox.kill()
+                self.sandbox = None
+                return
+            status = "ok" if reply.get("ok") else "error"
+            self.outcomes[cell.index] = CellOutcome(status, str(reply.get("error") or ""))
+
+    def _hang(self, death: SandboxDied, limit: float) -> str:
+        """After a request died: count a timeout against the hang budget, and if the Watchdog
+        saw one notebook function running for most of that time, remember it as hung (it becomes
+        a stand-in from the next start on). Returns what to tell the student, or ""."""
+        if not death.timed_out:
+            return ""
+        self.hang_seconds += limit
+        for frame in death.stack:  # innermost first
+            try:
+                index, name, line = int(frame["cell"]), str(frame["name"]), int(frame["line"])
+                seconds = float(frame["seconds"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if seconds < 0.5 * limit:
+                continue
+            cell = next((c for c in self.cells if c.index == index), None)
+            if cell is None or name == "<module>" or not name.isidentifier():
+                return ""  # the cell's own top-level code hung: the cell is skipped
+            lines = cell.source.splitlines()
+            text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+            message = (
+                f"{name} (defined in code cell {index + 1}) did not finish within {limit:g} s; it was still "
+                f"running line {line}{f' ({text[:80]})' if text else ''}. An endless loop? The grader does not "
+                "run it again: every later use of it fails at once"
+            )
+            self.hung[(index, name)] = message
+            return message
+        return ""
+
+    def problems(self) -> list[str]:
+        """Human-readable notes on cells that timed out, died, raised or were skipped."""
+        notes = []
+        for cell in self.cells:
+            outcome = self.outcomes.get(cell.index)
+            if outcome is None or outcome.status == "ok":
+                continue
+            if outcome.status == "error":
+                notes.append(f"{self.describe_cell(cell)} raised {outcome.message}")
+            else:
+                notes.append(outcome.message)
+        notes += [message for message in self.hung.values() if not any(message in note for note in notes)]
+        return notes
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.kill()
+            self.sandbox = None
+
+    # -- calls ---------------------------------------------------------------------------------
+    def call(
+        self,
+        question: str | None,
+        name: str,
+        args: tuple,
+        kwargs: dict,
+        timeout: float | None = None,
+        keep: tuple = (),
+        get: bool = False,
+    ) -> CallResult:
+        """Call the student's `name` with the names as they stood at `question`'s checkpoint.
+
+        keep: positions in a returned tuple to hold in the sandbox as handles (a cache).
+        get: fetch the value of the variable `name` instead of calling it.
+        The time in the result is measured here, in the grader: the sandbox could lie about it."""
+
+        def fields(sandbox: Sandbox, arrays: list) -> dict:
+            return {
+                "op": "call",
+                "name": name,
+                "args": [encode(_check_generation(a, sandbox), arrays, None) for a in args],
+                "kwargs": {k: encode(_check_generation(v, sandbox), arrays, None) for k, v in kwargs.items()},
+                "keep": list(keep),
+                "get": get,
+            }
+
+        reply, reply_arrays, seconds, generation = self._exchange(question, name, fields, timeout)
+        try:
+            value = decode(reply["value"], reply_arrays, generation)
+            args_after = decode(reply["args_after"], reply_arrays, generation)
+            if not isinstance(args_after, list):
+                raise ChannelError("the arguments after the call are not a list")
+        except Exception as error:  # noqa: BLE001 - any decoding problem: the sandbox misbehaved
+            raise self._malformed(name, error) from None
+        return CallResult(value, args_after, seconds, str(reply.get("output", "")))
+
+    def run_program(self, question: str | None, program: Program, returns: list, timeout: float | None = None) -> list:
+        """Run `program` in the sandbox in one round trip; the values of the `returns` refs."""
+
+        def fields(sandbox: Sandbox, arrays: list) -> dict:
+            return {"op": "program", "steps": program.encoded_steps(arrays), "returns": [ref.slot for ref in returns]}
+
+        reply, reply_arrays, _, generation = self._exchange(question, program.label, fields, timeout)
+        try:
+            values = decode(reply["values"], reply_arrays, generation)
+            if not isinstance(values, list):
+                raise ChannelError("the values are not a list")
+            return values
+        except Exception as error:  # noqa: BLE001 - any decoding problem: the sandbox misbehaved
+            raise self._malformed(program.label, error) from None
+
+    def _malformed(self, label: str, error: Exception) -> StudentError:
+        """A reply the grader cannot read: the sandbox broke the protocol, so it is not trusted
+        with anything else; it is killed and started afresh for the next request."""
+        if self.sandbox is not None:
+            self.sandbox.kill()
+            self.sandbox = None
+        self.last_failure = f"{label} sent back a malformed answer"
+        return StudentError(f"{label} sent back something the grader cannot read ({str(error)[:200]})")
+
+    def _exchange(
+        self, question: str | None, label: str, fields, timeout: float | None
+    ) -> tuple[dict, list, float, int]:
+        """One request at `question`'s checkpoint: (reply, its arrays, seconds, sandbox generation).
+        Raises StudentError for timeouts, deaths and errors in student code."""
+        if (question, label) in self.timed_out_calls:
+            raise StudentError(self.timed_out_calls[(question, label)] + " (not called again)", timed_out=True)
+        try:
+            sandbox = self.ensure_running()
+        except SandboxDied as death:
+            raise StudentError(f"{label} could not be called: {death}") from None
+        arrays: list = []
+        header = dict(fields(sandbox, arrays), question=question)
+        limit = self._time_left(timeout or self.limits.call_timeout)
+        if limit <= 0:
+            raise StudentError(f"{label} was not called: the grading time budget is used up", timed_out=True)
+        started = time.monotonic()
+        try:
+            reply, reply_arrays = sandbox.request(header, arrays, timeout=limit)
+        except SandboxDied as death:
+            self.sandbox = None
+            hang = self._hang(death, limit)
+            message = f"{label} {death}" + (f": {hang}" if hang else "")
+            self.last_failure = message
+            if death.timed_out:
+                self.timed_out_calls[(question, label)] = message
+            raise StudentError(message, timed_out=death.timed_out) from None
+        seconds = time.monotonic() - started
+        if not isinstance(reply.get("ok"), bool):
+            raise self._malformed(label, ChannelError("no 'ok' in the answer"))
+        if not reply["ok"]:
+            missing = bool(reply.get("missing"))
+            message = f"{label} raised {str(reply.get('error'))[:1000]}"
+            if missing and self.problems():
+                message += f" (while running your notebook: {self.problems()[0]})"
+            raise StudentError(message, missing=missing)
+        return reply, reply_arrays, seconds, sandbox.generation
+
+
+def _check_generation(value: Any, sandbox: Sandbox) -> Any:
+    if isinstance(value, Handle) and value.generation != sandbox.generation:
+        raise StudentError("an object from before the notebook's process was restarted cannot be used")
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_generation(item, sandbox)
+    return value
+
+
+class StudentNamespace:
+    """The submission's names at one question's checkpoint: ``student.relu_forward(x)``.
+
+    Attribute access gives a callable that returns the plain value; `call` gives a `CallResult`
+    (value, arguments after the call, time taken). Errors raise `StudentError`.
+    """
+
+    def __init__(self, run: NotebookRun, question: str | None):
+        self._run = run
+        self._question = question
+
+    def call(self, name: str, *args: Any, timeout: float | None = None, keep: tuple = (), **kwargs: Any) -> CallResult:
+        return self._run.call(self._question, name, args, kwargs, timeout=timeout, keep=keep)
+
+    def value(self, name: str) -> Any:
+        """The plain value of the variable `name` (a numeric answer), not a call."""
+        return self._run.call(self._question, name, (), {}, get=True).value
+
+    def run(self, program: Program, returns: list[Ref], timeout: float | None = None) -> list:
+        """Run a `Program` and return the plain values of `returns` (objects come back as handles)."""
+        return self._run.run_program(self._question, program, returns, timeout=timeout)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def function(*args: Any, **kwargs: Any) -> Any:
+            return self.call(name, *args, **kwargs).value
+
+        function.__name__ = name
+        return function
