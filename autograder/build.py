@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.gradescope import make_zip, run_zip
-from autograder.results import format_table, question_totals
+from autograder.results import format_table, grader_error, question_totals
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -98,6 +98,15 @@ class BuildResult:
 
     def problems(self) -> list[str]:
         problems = []
+        for label, document in (("solution", self.solution), ("template", self.template)):
+            if grader_error(document):
+                problems.append(
+                    f"{self.assignment} {label}: GRADER ERROR, the grader could not run on this machine "
+                    f"(nothing is wrong with the notebook): {grader_error(document)} "
+                    "Run `nn-autograder doctor` for what to fix."
+                )
+        if problems:
+            return problems
         for label, document, wanted in (("solution", self.solution, "full"), ("template", self.template, "zero")):
             for q, (score, maximum) in question_totals(document).items():
                 if wanted == "full" and score != maximum:

@@ -2,6 +2,7 @@
 
 nn-autograder build [HW ...]                  releases, solutions and zips, verified
 nn-autograder grade ZIP NOTEBOOK [--out F]    grade one notebook exactly as Gradescope would
+nn-autograder doctor [--json]                 check this machine can grade (exit 1 if not), with fixes
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from autograder.results import format_table, write_atomically
+from autograder.results import format_table, grader_error, write_atomically
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -29,6 +30,10 @@ def _grade(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     write_atomically(args.out, document)
+    if grader_error(document):
+        print(f"GRADER ERROR (no score; not the student's fault): {grader_error(document)}", file=sys.stderr)
+        print(f"results: {args.out}", file=sys.stderr)
+        return 3
     print(format_table(document))
     if document.get("output"):
         print("\n" + document["output"])
@@ -61,7 +66,18 @@ def _grade_all(args: argparse.Namespace) -> int:
     documents = grade_all(args.zip, args.submissions, args.out, jobs=args.jobs, force=args.force)
     print(write_gradebook(documents, args.out))
     print(f"gradebook: {args.out / 'grades.csv'}, {args.out / 'summary.md'}")
+    failed = sorted(student for student, document in documents.items() if grader_error(document))
+    if failed:
+        print(f"GRADER ERROR for {len(failed)} submission(s), recorded as such, not as zeros: {', '.join(failed)}")
+        print("Run `nn-autograder doctor`, fix what it names, and run grade-all again (they are regraded).")
+        return 3
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from autograder.doctor import doctor
+
+    return doctor(as_json=args.json)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     everyone.add_argument("--jobs", type=int, default=None, help="parallel gradings (default: one per core)")
     everyone.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     everyone.set_defaults(run=_grade_all)
+
+    health = commands.add_parser("doctor", help="check this machine can grade: root, sandbox uid, Python, isolation")
+    health.add_argument("--json", action="store_true", help="print the checks as JSON")
+    health.set_defaults(run=_doctor)
 
     args = parser.parse_args(argv)
     return args.run(args)

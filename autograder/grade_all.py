@@ -9,7 +9,9 @@ Each submission is graded with `autograder.gradescope.run_zip` (exactly what Gra
 and its results.json kept as ``DIR/results/<student>.json``, with ``<student>.key`` beside it: a
 hash of the zip and of the submission's files. A rerun skips every submission whose key is
 unchanged (``--force`` regrades all). A crash, timeout or unreadable file is recorded as that
-submission's results and never stops or changes the others. Then `autograder.gradebook` writes
+submission's results and never stops or changes the others; a grader error (the grader could not
+run: installation, isolation) is recorded as such, never as a zero, is graded again on the next
+run, and makes the command exit non-zero. Then `autograder.gradebook` writes
 grades.csv, summary.md and the plots.
 """
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.gradescope import run_zip
-from autograder.results import results_document, write_atomically
+from autograder.results import grader_error, grader_error_document, write_atomically
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,13 @@ def submission_key(zip_path: Path, submission: Path) -> str:
 
 
 def _grade_one(zip_path: Path, submission: Submission) -> dict:
-    """results.json for one submission; failures of the grading itself become its results."""
+    """results.json for one submission. A failure of the grading itself (a crash, a timeout of
+    the whole run) is a grader error for that submission, never a zero."""
     try:
         document, _ = run_zip(zip_path, submission.path)
         return document
     except Exception as error:  # noqa: BLE001 - recorded as this submission's outcome
-        return results_document([], f"This submission could not be graded: {type(error).__name__}: {error}")
+        return grader_error_document(f"grading did not complete: {type(error).__name__}: {error}")
 
 
 class Progress:
@@ -153,7 +156,11 @@ def grade_all(
                 submission = futures[future]
                 documents[submission.student] = future.result()
                 write_atomically(results_dir / f"{submission.student}.json", documents[submission.student])
-                (results_dir / f"{submission.student}.key").write_text(keys[submission.student])
+                key_file = results_dir / f"{submission.student}.key"
+                if grader_error(documents[submission.student]):
+                    key_file.unlink(missing_ok=True)  # not a result: graded again on the next run
+                else:
+                    key_file.write_text(keys[submission.student])
                 progress.update()
         if not submissions:
             print(f"no submissions found in {submissions_path}", file=sys.stderr)

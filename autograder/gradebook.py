@@ -13,12 +13,19 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from autograder.results import first_feedback, question_totals
+from autograder.results import first_feedback, grader_error, question_totals
+
+GRADER_ERROR = "grader error"  # what grades.csv says for a submission the grader could not grade
+
+
+def graded(documents: dict[str, dict]) -> dict[str, dict]:
+    """The submissions that have a score (grader errors have none and count in no statistic)."""
+    return {student: document for student, document in documents.items() if not grader_error(document)}
 
 
 def _questions(documents: dict[str, dict]) -> list[str]:
     order: list[str] = []
-    for document in documents.values():
+    for document in graded(documents).values():
         for question in question_totals(document):
             if question not in order:
                 order.append(question)
@@ -31,6 +38,9 @@ def write_grades_csv(documents: dict[str, dict], path: Path) -> None:
         writer = csv.writer(stream)
         writer.writerow(["student", "total", *questions])
         for student, document in documents.items():
+            if grader_error(document):
+                writer.writerow([student, GRADER_ERROR, *("" for _ in questions)])
+                continue
             totals = question_totals(document)
             writer.writerow(
                 [student, f"{document.get('score', 0):g}", *(f"{totals.get(q, (0, 0))[0]:g}" for q in questions)]
@@ -38,6 +48,7 @@ def write_grades_csv(documents: dict[str, dict], path: Path) -> None:
 
 
 def summary_rows(documents: dict[str, dict]) -> list[dict]:
+    documents = graded(documents)
     rows = []
     for question in _questions(documents):
         scores, maximum, feedback = [], 0.0, Counter()
@@ -65,10 +76,18 @@ def summary_rows(documents: dict[str, dict]) -> list[dict]:
 
 def write_summary(documents: dict[str, dict], out: Path, plots: list[str]) -> str:
     rows = summary_rows(documents)
-    totals = [float(d.get("score", 0)) for d in documents.values()]
-    lines = [
-        f"# Class summary: {len(documents)} submissions",
-        "",
+    failed = {student: grader_error(d) for student, d in documents.items() if grader_error(d)}
+    totals = [float(d.get("score", 0)) for d in graded(documents).values()]
+    lines = [f"# Class summary: {len(documents)} submissions", ""]
+    if failed:
+        lines += [
+            f"**{len(failed)} not graded (grader error, not a zero; fix the grader and run again, "
+            "`nn-autograder doctor` names the problem):** " + ", ".join(sorted(failed)),
+            "",
+            f"First error: {next(iter(failed.values()))[:500]}",
+            "",
+        ]
+    lines += [
         f"Total: mean {statistics.fmean(totals) if totals else 0:.2f}, median {statistics.median(totals) if totals else 0:g}",
         "",
         "| question | max | mean | median | full marks | zero | most common first line of feedback |",
@@ -92,6 +111,7 @@ def write_plots(documents: dict[str, dict], out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    documents = graded(documents)
     totals = [float(d.get("score", 0)) for d in documents.values()]
     figure, axis = plt.subplots(figsize=(6, 3.5))
     axis.hist(totals, bins=min(20, max(5, len(set(totals)))), color="#4477aa", edgecolor="white")
@@ -120,5 +140,5 @@ def write_plots(documents: dict[str, dict], out: Path) -> list[str]:
 def write_gradebook(documents: dict[str, dict], out: Path) -> str:
     """grades.csv, plots and summary.md in `out`; returns the summary text."""
     write_grades_csv(documents, out / "grades.csv")
-    plots = write_plots(documents, out) if documents else []
+    plots = write_plots(documents, out) if graded(documents) else []
     return write_summary(documents, out, plots)

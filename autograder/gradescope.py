@@ -112,7 +112,7 @@ def run_zip(
 
     The zip is unpacked to <tmp>/source, the notebook copied to <tmp>/submission, and the zip's
     own run_autograder runs with AUTOGRADER_ROOT=<tmp> and this Python. `env` adds variables
-    (NN_AUTOGRADER_SEED, NN_AUTOGRADER_LIMITS).
+    (NN_AUTOGRADER_SEED, NN_AUTOGRADER_LIMITS; AUTOGRADER_PYTHON for another interpreter).
     """
     with tempfile.TemporaryDirectory(prefix="nn-autograder-") as temporary:
         root = Path(temporary)
@@ -128,7 +128,7 @@ def run_zip(
             shutil.copytree(notebook, submission, dirs_exist_ok=True)
         else:
             shutil.copyfile(notebook, submission / notebook.name)
-        environment = dict(os.environ, **(env or {}), AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
+        environment = {**os.environ, "AUTOGRADER_PYTHON": sys.executable, **(env or {}), "AUTOGRADER_ROOT": str(root)}
         completed = subprocess.run(
             ["bash", str(source / "run_autograder")], env=environment, capture_output=True, text=True, timeout=timeout
         )

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.build import REPO, Assignment, discover, prepare
+from autograder.grade import GraderError
 from autograder.gradescope import run_zip
-from autograder.results import first_feedback, question_totals
+from autograder.results import first_feedback, grader_error, question_totals
 
 try:
     import tomllib
@@ -152,7 +153,10 @@ def verify_assignment(assignment: Assignment, seeds: int, jobs: int, workdir: Pa
 
     def grade(notebook: Path, seed: int = 0, extra_seeds: int = 0) -> dict:
         env = {"NN_AUTOGRADER_SEED": str(seed), "NN_AUTOGRADER_EXTRA_SEEDS": str(extra_seeds)}
-        return run_zip(prepared.zip_path, notebook, env=env)[0]
+        document = run_zip(prepared.zip_path, notebook, env=env)[0]
+        if grader_error(document):  # proves nothing about the suite: stop, and say what to fix
+            raise GraderError(f"{notebook.name}: {grader_error(document)}")
+        return document
 
     def solution_seeds(first: int, count: int) -> list[dict]:
         """Seeds first .. first+count-1: one notebook run, the hidden suite once per seed."""
@@ -217,7 +221,11 @@ def verify(names: list[str] | None = None, seeds: int = 50, jobs: int | None = N
     started = time.monotonic()
     for assignment in assignments:
         with tempfile.TemporaryDirectory() as temporary:
-            rows, facts = verify_assignment(assignment, seeds, jobs, Path(temporary))
+            try:
+                rows, facts = verify_assignment(assignment, seeds, jobs, Path(temporary))
+            except GraderError as error:
+                print(f"GRADER ERROR: {error}\nRun `nn-autograder doctor` for what to fix.", file=sys.stderr)
+                return 3
         all_ok &= print_report(assignment.name, rows, facts)
     print(f"\nverify took {time.monotonic() - started:.0f} s with {jobs} parallel jobs")
     if not all_ok:

@@ -69,8 +69,11 @@ def feedback_for(document: dict, question: str) -> str:
 
 
 def assert_valid_results(document: dict) -> None:
-    """The Gradescope results.json contract (notes/gradescope.md)."""
+    """The Gradescope results.json contract (notes/gradescope.md), for a graded submission."""
+    from autograder.results import grader_error
+
     assert isinstance(document, dict)
+    assert not grader_error(document), f"the grader could not grade: {grader_error(document)}"
     assert isinstance(document.get("tests"), list)
     json.dumps(document, allow_nan=False)  # strict JSON: no NaN or inf anywhere
     assert len(json.dumps(document)) < 1_000_000

@@ -150,7 +150,7 @@ READ_EVERYTHING = (
     FIND_GRADER
     + """
 _stolen, _denied, _roots = [], [], ["/autograder"]
-_, _args = _grader()
+_grader_pid, _args = _grader()
 _roots += [_args[i + 1] for i, part in enumerate(_args) if part in ("--source", "--results")]
 for _root in _roots:
     try:
@@ -164,7 +164,7 @@ for _root in _roots:
             except OSError as error:
                 _denied.append(str(error))
 answer_one_hidden = "STOLEN:" + "".join(_stolen)[:3000]
-answer_two_hidden = "DENIED:" + " ".join(_denied)[:600]
+answer_two_hidden = f"GRADER:{_grader_pid} DENIED:" + " ".join(_denied)[:600]
 """
 )
 
@@ -176,7 +176,10 @@ def test_hidden_tests_and_results_cannot_be_read(attack, isolation):
     assert HIDDEN_TEST_TEXT not in text and "def test_" not in text
     feedback = feedback_for(document, "param_count")
     assert "STOLEN:'" in feedback or "STOLEN:" in feedback
-    assert "Permission denied" in feedback and "/source" in feedback and "/results" in feedback
+    if isolation == "namespaces":  # its own /proc: the grader's process is not even visible
+        assert "GRADER:None" in feedback
+    else:
+        assert "Permission denied" in feedback and "/source" in feedback and "/results" in feedback
 
 
 NETWORK = """

@@ -20,12 +20,14 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import grp
 import os
 import pwd
 import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +61,8 @@ def namespaces_available() -> bool:
     if os.environ.get("NN_AUTOGRADER_NAMESPACES") == "0":  # forces the fallback (tests, CI)
         return False
     if _namespaces_work is None:
-        command = ["unshare", *NAMESPACE_FLAGS, "--", "true"]
+        # the flags the sandbox uses, and a tmpfs mount inside, as enter_private_mounts does
+        command = ["unshare", *NAMESPACE_FLAGS, "--", "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", "/tmp"]
         try:
             _namespaces_work = (
                 os.geteuid() == 0 and subprocess.run(command, capture_output=True, timeout=10).returncode == 0
@@ -70,7 +73,7 @@ def namespaces_available() -> bool:
 
 
 def isolation_mode() -> str:
-    """"namespaces" (root, kernel allows), "uid" (root, namespaces refused) or "same-user" (not root)."""
+    """ "namespaces" (root, kernel allows), "uid" (root, namespaces refused) or "same-user" (not root)."""
     if os.geteuid() != 0:
         return "same-user"
     return "namespaces" if namespaces_available() else "uid"
@@ -97,12 +100,15 @@ def lock_folder() -> Path:
 
 
 def uid_is_reserved_for_us(uid: int) -> bool:
-    """True unless the system gave this uid to an account (then it is not ours to use)."""
-    try:
-        pwd.getpwuid(uid)
-    except KeyError:
-        return True
-    return False
+    """True unless the system gave this id to an account or a group (then it is not ours to use:
+    the sandbox's gid is its uid, and a group's files would open to it)."""
+    for lookup in (pwd.getpwuid, grp.getgrgid):
+        try:
+            lookup(uid)
+            return False
+        except KeyError:
+            continue
+    return True
 
 
 @dataclass
@@ -323,17 +329,35 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
         raise OSError(code, f"mount {target}: {os.strerror(code)}")
 
 
+def _under_private_places(path: str) -> bool:
+    real = os.path.realpath(path)
+    return any(real == place or real.startswith(place + "/") for place in map(os.path.realpath, PRIVATE_PLACES))
+
+
+def folders_to_keep(workdir: str) -> list[str]:
+    """What must stay visible under the private tmpfs mounts: the work folder, and the Python
+    installation and packages when they lie in a temporary place (a checkout or venv in /tmp).
+    Outermost folders only."""
+    package_home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds autograder/
+    python_home = os.path.dirname(os.path.realpath(sys.executable))
+    candidates = [workdir, package_home, sys.prefix, sys.base_prefix, python_home, *sys.path]
+    found = sorted({os.path.realpath(p) for p in candidates if p and os.path.isdir(p) and _under_private_places(p)})
+    return [p for p in found if not any(p != q and p.startswith(q + "/") for q in found)]
+
+
 def enter_private_mounts(workdir: str, size_bytes: int) -> None:
     """In the sandbox's own mount namespace, still root: an empty, size-limited tmpfs over each of
     `PRIVATE_PLACES`, so nothing written there outlives the sandbox or reaches another grading;
-    then the work folder is bound back at its own path (it may lie under /tmp)."""
-    keep = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
+    then the work folder (and Python, if it lives under /tmp) is bound back at its own path."""
+    keep = folders_to_keep(workdir)
+    handles = [os.open(folder, os.O_PATH | os.O_DIRECTORY) for folder in keep]
     for place in PRIVATE_PLACES:
         if os.path.isdir(place):
             _mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
-    os.makedirs(workdir, mode=0o755, exist_ok=True)
-    _mount(f"/proc/self/fd/{keep}", workdir, None, MS_BIND, None)
-    os.close(keep)
+    for folder, handle in zip(keep, handles):
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{handle}", folder, None, MS_BIND, None)
+        os.close(handle)
     os.chdir(workdir)
 
 

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox.channel import ChannelError, ChannelTimeout, Endpoint
+from autograder.sandbox.channel import CannotSend, ChannelError, ChannelTimeout, Endpoint
 from autograder.sandbox.isolation import (
     NAMESPACE_FLAGS,
     SandboxIdentity,
@@ -171,7 +171,11 @@ class Sandbox:
             except OSError as error:
                 for fd in (*child_ends, to_child_write, from_child_read, report_read):
                     os.close(fd)
-                raise SandboxUnavailable(f"could not start {sys.executable} ({error.strerror}).") from None
+                who = f"uid {self.identity.uid}" if self.identity else "this user"
+                raise SandboxUnavailable(
+                    f"the sandbox could not start {sys.executable} as {who} ({self.mode} mode): {error.strerror}. "
+                    "Run `nn-autograder doctor` on this machine for the fix."
+                ) from None
         for fd in child_ends:
             os.close(fd)
         os.set_blocking(to_child_write, False)
@@ -216,6 +220,8 @@ class Sandbox:
             if reply.get("id") != self.requests_sent:
                 raise ChannelError("the answer does not belong to the request")
             return reply, reply_arrays
+        except CannotSend as error:  # the grader's own request: a bug of the grader, not the student's
+            raise RuntimeError(f"the grader's request cannot be sent: {error}") from None
         except ChannelTimeout:
             stack = self.read_report()
             self.kill()
@@ -290,4 +296,3 @@ def _death_reason(exit_code: int | None, error: Exception) -> str:
         }.get(name, "")
         return f"died from {name}{hint}"
     return f"exited with code {exit_code} (os._exit, sys.exit or a crash)"
-

@@ -57,6 +57,7 @@ class CellOutcome:
 
 
 AFTER_HANG_BUDGET = 5.0  # seconds a request gets once timeouts have used up the hang budget
+MAX_CELL_CHARACTERS = 500_000  # a cell's source: even as \uXXXX escapes, under the channel's header limit
 
 
 class NotebookRun:
@@ -65,7 +66,7 @@ class NotebookRun:
     Time is bounded four ways: each cell and each call has a timeout; a function seen hanging
     (by the sandbox's Watchdog) is compiled as a stand-in that raises at once wherever it is used
     later, so it costs one timeout, not one per cell and test; a (question, function) pair that
-    timed out once is not called again; once timeouts have cost `limits.hang_budget` seconds,
+    timed out or killed the sandbox once is not called again; once timeouts have cost `limits.hang_budget` seconds,
     later requests get a few seconds each; and everything stops at `limits.total_timeout`.
     """
 
@@ -88,7 +89,9 @@ class NotebookRun:
         self.restarts = 0
         self.last_failure = ""
         self.started_at: float | None = None
-        self.timed_out_calls: dict[tuple[str | None, str], str] = {}
+        self.failed_calls: dict[
+            tuple[str | None, str], tuple[str, bool]
+        ] = {}  # timed out or killed: (message, timed out)
         self.hung: dict[tuple[int, str], str] = {}  # (cell index, function name) -> what happened
         self.hang_seconds = 0.0  # time lost to timeouts so far
 
@@ -141,6 +144,10 @@ class NotebookRun:
                 self.outcomes[cell.index] = CellOutcome(
                     "skipped", f"{self.describe_cell(cell)} was not run: the notebook used up its time"
                 )
+                continue
+            if len(cell.source) > MAX_CELL_CHARACTERS:
+                message = f"{self.describe_cell(cell)} holds over {MAX_CELL_CHARACTERS:,} characters; it was not run"
+                self.outcomes[cell.index] = CellOutcome("skipped", message)
                 continue
             request = {"op": "run_cell", "cell": cell.index, "source": cell.source, "checkpoints": cell.checkpoints}
             started = time.monotonic()
@@ -251,7 +258,7 @@ class NotebookRun:
             if not isinstance(args_after, list):
                 raise ChannelError("the arguments after the call are not a list")
         except Exception as error:  # noqa: BLE001 - any decoding problem: the sandbox misbehaved
-            raise self._malformed(name, error) from None
+            raise self._malformed(question, name, error) from None
         return CallResult(value, args_after, seconds, str(reply.get("output", "")))
 
     def run_program(self, question: str | None, program: Program, returns: list, timeout: float | None = None) -> list:
@@ -267,24 +274,27 @@ class NotebookRun:
                 raise ChannelError("the values are not a list")
             return values
         except Exception as error:  # noqa: BLE001 - any decoding problem: the sandbox misbehaved
-            raise self._malformed(program.label, error) from None
+            raise self._malformed(question, program.label, error) from None
 
-    def _malformed(self, label: str, error: Exception) -> StudentError:
+    def _malformed(self, question: str | None, label: str, error: Exception) -> StudentError:
         """A reply the grader cannot read: the sandbox broke the protocol, so it is not trusted
         with anything else; it is killed and started afresh for the next request."""
         if self.sandbox is not None:
             self.sandbox.kill()
             self.sandbox = None
-        self.last_failure = f"{label} sent back a malformed answer"
-        return StudentError(f"{label} sent back something the grader cannot read ({str(error)[:200]})")
+        message = f"{label} sent back something the grader cannot read ({str(error)[:200]})"
+        self.last_failure = message
+        self.failed_calls[(question, label)] = (message, False)
+        return StudentError(message)
 
     def _exchange(
         self, question: str | None, label: str, fields, timeout: float | None
     ) -> tuple[dict, list, float, int]:
         """One request at `question`'s checkpoint: (reply, its arrays, seconds, sandbox generation).
         Raises StudentError for timeouts, deaths and errors in student code."""
-        if (question, label) in self.timed_out_calls:
-            raise StudentError(self.timed_out_calls[(question, label)] + " (not called again)", timed_out=True)
+        if (question, label) in self.failed_calls:
+            message, timed_out = self.failed_calls[(question, label)]
+            raise StudentError(message + " (not called again)", timed_out=timed_out)
         try:
             sandbox = self.ensure_running()
         except SandboxDied as death:
@@ -302,12 +312,11 @@ class NotebookRun:
             hang = self._hang(death, limit)
             message = f"{label} {death}" + (f": {hang}" if hang else "")
             self.last_failure = message
-            if death.timed_out:
-                self.timed_out_calls[(question, label)] = message
+            self.failed_calls[(question, label)] = (message, death.timed_out)  # it killed the sandbox: not again
             raise StudentError(message, timed_out=death.timed_out) from None
         seconds = time.monotonic() - started
         if not isinstance(reply.get("ok"), bool):
-            raise self._malformed(label, ChannelError("no 'ok' in the answer"))
+            raise self._malformed(question, label, ChannelError("no 'ok' in the answer"))
         if not reply["ok"]:
             missing = bool(reply.get("missing"))
             message = f"{label} raised {str(reply.get('error'))[:1000]}"

@@ -148,17 +148,18 @@ class Server:
             os._exit(0)
         arrays: list = []
         header = dict(header, output=self.output.take(), id=self.request_id)
-        for key, value in (value_fields or {}).items():
-            try:
+        try:
+            for key, value in (value_fields or {}).items():
                 header[key] = self.channel.encode(value, arrays, self.to_handle)
-            except Exception as error:  # an unsendable value is the student's problem, not ours
-                header = {
-                    "ok": False,
-                    "error": f"the result could not be sent to the grader ({error})",
-                    "output": header["output"],
-                }
-                arrays = []
-                break
+            self.channel.pack(header, arrays)  # the fields together may still be over the limits
+        except Exception as error:  # an unsendable value is the student's problem, not ours
+            header = {
+                "ok": False,
+                "error": f"the result could not be sent to the grader ({error})",
+                "output": header["output"],
+                "id": self.request_id,
+            }
+            arrays = []
         self.endpoint.send(header, arrays)
 
     def run_cell(self, request: dict) -> None:
@@ -301,6 +302,11 @@ def main() -> None:
         if _option(options, "--uid"):
             drop_privileges(int(_option(options, "--uid")), int(_option(options, "--gid")))
     os.environ.setdefault("MPLBACKEND", "Agg")
+    library = os.path.dirname(os.__file__)
+    if not os.access(library, os.R_OK | os.X_OK):
+        sys.exit(
+            f"uid {os.getuid()} cannot read this Python's standard library ({library}): the grader must be installed in a Python every user can read"
+        )
     import matplotlib  # noqa: F401  - loaded before student code so a failure here is ours
     import numpy  # noqa: F401
     from IPython.core.interactiveshell import InteractiveShell
