@@ -75,3 +75,26 @@ def test_a_gradescope_export_zip(hw1, tmp_path):
     assert completed.returncode == 0, completed.stderr
     rows = {row["student"]: float(row["total"]) for row in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
     assert rows == {"Ada_Lovelace": 20.0, "Alan_Turing": 0.0}
+
+
+def test_grader_errors_are_recorded_as_such_never_as_zeros(hw1, tmp_path, monkeypatch):
+    """A sandbox that never gets ready (here: no time to start) is the grader's fault: each
+    submission is recorded as "grader error", not 0, the command exits non-zero, and a rerun on
+    a fixed machine grades them."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copyfile(hw1.solution, folder / "alice.ipynb")
+    shutil.copyfile(hw1.template, folder / "bob.ipynb")
+    out = tmp_path / "out"
+    monkeypatch.setenv("NN_AUTOGRADER_LIMITS", json.dumps({"start_timeout": 0.001}))
+    broken = grade_all_cli(hw1.zip_path, folder, out)
+    assert broken.returncode == 3 and "GRADER ERROR for 2 submission(s)" in broken.stdout
+    rows = {row["student"]: row["total"] for row in csv.DictReader(open(out / "grades.csv"))}
+    assert rows == {"alice": "grader error", "bob": "grader error"}
+    assert "2 not graded (grader error, not a zero" in (out / "summary.md").read_text()
+
+    monkeypatch.delenv("NN_AUTOGRADER_LIMITS")
+    fixed = grade_all_cli(hw1.zip_path, folder, out)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    rows = {row["student"]: row["total"] for row in csv.DictReader(open(out / "grades.csv"))}
+    assert rows == {"alice": "20", "bob": "0"}

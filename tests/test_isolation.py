@@ -37,18 +37,14 @@ def mode(request, monkeypatch):
     return request.param
 
 
-def sandbox_processes() -> list[int]:
-    return [pid for uid in SANDBOX_UIDS for pid in processes_of(uid)]
-
-
-def owned_by_sandbox_uids(*places: str) -> list[str]:
+def owned_by_sandbox_uids(*places: str, uids=SANDBOX_UIDS) -> list[str]:
     found = []
     for place in places:
         for folder, folders, files in os.walk(place):
             for name in folders + files:
                 path = os.path.join(folder, name)
                 try:
-                    if os.lstat(path).st_uid in SANDBOX_UIDS:
+                    if os.lstat(path).st_uid in uids:
                         found.append(path)
                 except OSError:
                     continue
@@ -87,7 +83,10 @@ def test_planted_pytest_config_is_never_read(hw1, tmp_path, mode):
     document = graded(hw1, tmp_path, [RELU_IGNORES_DOUT], insert=[(RELU_CHECK, PLANT_PYTEST_CONFIG)])
     assert scores_by_question(document)["relu"][0] < 2, "a planted conftest turned a wrong relu into full marks"
     assert not marker.exists()
-    assert owned_by_sandbox_uids("/tmp", "/var/tmp", "/dev/shm") == []  # and the planted files are gone
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):  # and the planted files are gone
+        for name in ("pytest.ini", "conftest.py"):
+            path = Path(folder, name)
+            assert not path.exists() or path.lstat().st_uid not in SANDBOX_UIDS, path
     clean = graded(hw1, tmp_path / "clean", [RELU_IGNORES_DOUT])  # the next grading is not affected
     assert scores_by_question(clean)["relu"] == scores_by_question(document)["relu"]
 
@@ -179,20 +178,24 @@ for _folder in ("/tmp", "/var/tmp", "/dev/shm"):
     os.makedirs(os.path.join(_folder, "nn-left-behind-folder", "deeper"), exist_ok=True)
 _libc = ctypes.CDLL(None, use_errno=True)
 _shm_id = _libc.shmget(0, 1 << 20, 0o1000 | 0o600)  # IPC_PRIVATE, IPC_CREAT
+answer_two_hidden = f"UID:{os.getuid()}!"
 """
 
 
 def test_nothing_the_sandbox_starts_or_writes_outlives_grading(hw1, tmp_path, mode):
     document = graded(hw1, tmp_path, insert=[(RELU_CHECK, LEAVE_THINGS_BEHIND)])
-    full_except(scores_by_question(document), why=document)
-    assert sandbox_processes() == [], "a process the notebook started outlived grading"
-    assert owned_by_sandbox_uids("/tmp", "/var/tmp", "/dev/shm") == []
+    full_except(scores_by_question(document), "param_count", why=document)
+    uid = int(feedback_for(document, "param_count").split("UID:")[1].split("!")[0])
+    assert uid in SANDBOX_UIDS
+    # only this grading's uid: other gradings may be running on the machine
+    assert processes_of(uid) == [], "a process the notebook started outlived grading"
+    assert owned_by_sandbox_uids("/tmp", "/var/tmp", "/dev/shm", uids=[uid]) == []
     for place in ("/tmp", "/var/tmp", "/dev/shm"):
         assert not os.path.exists(os.path.join(place, "nn-left-behind"))
     shared_memory = Path("/proc/sysvipc/shm").read_text().splitlines()
     header = shared_memory[0].split()
     owners = [int(row.split()[header.index("uid")]) for row in shared_memory[1:]]
-    assert not any(owner in SANDBOX_UIDS for owner in owners), "a System V shared memory segment outlived grading"
+    assert uid not in owners, "a System V shared memory segment outlived grading"
 
 
 # 14. a forged reply on the channel -----------------------------------------------------------------------
