@@ -178,12 +178,12 @@ for _folder in ("/tmp", "/var/tmp", "/dev/shm"):
     os.makedirs(os.path.join(_folder, "nn-left-behind-folder", "deeper"), exist_ok=True)
 _libc = ctypes.CDLL(None, use_errno=True)
 _shm_id = _libc.shmget(0, 1 << 20, 0o1000 | 0o600)  # IPC_PRIVATE, IPC_CREAT
-answer_two_hidden = f"UID:{os.getuid()}!"
 """
+SAY_UID = 'import os\nanswer_two_hidden = f"UID:{os.getuid()}!"'  # shows in param_count's feedback
 
 
 def test_nothing_the_sandbox_starts_or_writes_outlives_grading(hw1, tmp_path, mode):
-    document = graded(hw1, tmp_path, insert=[(RELU_CHECK, LEAVE_THINGS_BEHIND)])
+    document = graded(hw1, tmp_path, insert=[(RELU_CHECK, LEAVE_THINGS_BEHIND), (PARAM_COUNT_CHECK, SAY_UID)])
     full_except(scores_by_question(document), "param_count", why=document)
     uid = int(feedback_for(document, "param_count").split("UID:")[1].split("!")[0])
     assert uid in SANDBOX_UIDS
