@@ -42,6 +42,7 @@ class Watchdog(threading.Thread):
     def __init__(self, report_fd: int, main_thread_id: int, interval: float = 0.2):
         super().__init__(daemon=True, name="nn-autograder-watchdog")
         self.report_fd = report_fd
+        os.set_blocking(report_fd, False)  # a pipe the notebook filled must not stall the watchdog
         self.main_thread_id = main_thread_id
         self.interval = interval
         self.condition = threading.Condition()
