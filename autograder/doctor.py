@@ -41,12 +41,10 @@ from pathlib import Path
 
 from autograder.sandbox.isolation import (
     NAMESPACE_FLAGS,
-    PRIVATE_PLACES,
     SANDBOX_UIDS,
     TEMPORARY_PLACES,
     IsolationError,
     SandboxIdentity,
-    isolation_mode,
     lock_folder,
     processes_of,
     uid_is_reserved_for_us,
@@ -59,10 +57,6 @@ PACKAGES = ("numpy", "IPython", "matplotlib", "autograder")
 FIX_INTERPRETER = (
     "install the grader in a Python every user can read: a venv made from /usr/bin/python3 "
     "(scripts/dev.sh does this), not from a Python under /root (pyenv, conda)"
-)
-FIX_PRIVATE_PLACES = (
-    "install the grader outside /tmp, /var/tmp, /dev/shm and /run/lock (e.g. in /opt), "
-    "or grade in uid mode (NN_AUTOGRADER_NAMESPACES=0)"
 )
 NOT_ROOT = "not root: the sandbox runs as you, no uid switch"
 NOT_STARTED = "the interpreter could not be started: see the interpreter check"
@@ -204,15 +198,6 @@ def check_interpreter(interpreter: str = sys.executable, identity: SandboxIdenti
         files = list(json.loads(completed.stdout.strip().splitlines()[-1]).values())
     except (ValueError, IndexError, AttributeError):
         files = []
-    hidden = _in_private_places([interpreter, os.path.realpath(interpreter), *files])
-    if hidden and identity is not None and isolation_mode() == "namespaces":
-        return Result(
-            "interpreter",
-            FAIL,
-            f"{hidden[0]} is in {hidden[1]}, which a sandbox sees replaced by its own empty {hidden[1]} "
-            "(namespaces mode): it would not find its packages",
-            FIX_PRIVATE_PLACES,
-        )
     folders = sorted({str(Path(f).parent.parent) for f in files}) or ["?"]
     return Result(
         "interpreter",
@@ -287,15 +272,6 @@ def _run_as(
         lines = [line for line in completed.stderr.splitlines() if line.strip()]
         return completed, (lines[-1] if lines else f"exited with code {completed.returncode}")
     return completed, ""
-
-
-def _in_private_places(paths: list[str]) -> tuple[str, str] | None:
-    """(path, place) for the first path under a folder a namespaced sandbox gets empty, if any."""
-    for path in paths:
-        for place in PRIVATE_PLACES:
-            if Path(path).is_relative_to(place):
-                return path, place
-    return None
 
 
 def _described(interpreter: str) -> str:
@@ -459,10 +435,7 @@ def check_end_to_end(interpreter: str = sys.executable) -> Result:
     except IsolationError as problem:
         return Result("end-to-end", FAIL, str(problem), "see the sandbox uids and uid locks checks")
     except SandboxUnavailable as problem:
-        hidden = sandbox.mode == "namespaces" and _in_private_places(_grader_paths(interpreter))
-        fixes = [FIX_INTERPRETER] if _blocked_hint(interpreter) or not hidden else []
-        fixes += [FIX_PRIVATE_PLACES] if hidden else []
-        fixes.append("else the sandbox's own words above say what stopped it")
+        fixes = [FIX_INTERPRETER, "else the sandbox's own words above say what stopped it"]
         return Result("end-to-end", FAIL, str(problem), "; ".join(fixes))
     finally:
         if sandbox is not None:

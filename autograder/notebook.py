@@ -54,7 +54,20 @@ def _source_text(source: object) -> str:
 
 
 def read_cells(path: Path) -> list[Cell]:
-    """The notebook's code cells in order, with their checkpoints. Raises NotGradable."""
+    """The notebook's code cells in order, with their checkpoints. Raises NotGradable, and
+    nothing else, whatever the file holds."""
+    try:
+        return _read_cells(path)
+    except NotGradable:
+        raise
+    except Exception as error:  # noqa: BLE001 - a notebook no reader expects (huge ints, odd types)
+        raise NotGradable(
+            f"{path.name} could not be read as a notebook ({type(error).__name__}): open it in Jupyter, "
+            "save it and submit the .ipynb again."
+        ) from None
+
+
+def _read_cells(path: Path) -> list[Cell]:
     name = path.name
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         raise NotGradable(
@@ -74,7 +87,12 @@ def read_cells(path: Path) -> list[Cell]:
     if isinstance(document.get("cells"), list):
         raw_cells = document["cells"]
     elif isinstance(document.get("worksheets"), list):  # nbformat 3
-        raw_cells = [c for sheet in document["worksheets"] if isinstance(sheet, dict) for c in sheet.get("cells", [])]
+        raw_cells = [
+            c
+            for sheet in document["worksheets"]
+            if isinstance(sheet, dict) and isinstance(sheet.get("cells"), list)
+            for c in sheet["cells"]
+        ]
     else:
         raise NotGradable(f"{name} has no cells: submit the notebook you worked in, saved, with your code in it.")
     cells: list[Cell] = []

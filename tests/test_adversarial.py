@@ -347,7 +347,17 @@ def test_no_metadata_renamed_and_several_notebooks(hw1, grade, tmp_path):
     full_except(scores_by_question(grade(folder)))
 
 
-@pytest.mark.parametrize("content", ["", "\x00\x01garbage", '{"cells": 3}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "\x00\x01garbage",
+        '{"cells": 3}',
+        '{"worksheets": [{"cells": 5}], "nbformat": 3}',  # found by the red team: was a grader error
+        '{"cells": [], "metadata": {"x": ' + "9" * 5000 + "}}",  # an int Python refuses to parse: the same
+    ],
+    ids=["empty", "garbage", "cells-not-a-list", "worksheet-cells-not-a-list", "huge-int"],
+)
 def test_unreadable_notebooks(hw1, grade, tmp_path, content):
     path = tmp_path / "hw1_layers.ipynb"
     path.write_text(content)

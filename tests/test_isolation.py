@@ -23,7 +23,7 @@ from test_adversarial import AS_ROOT, FULL, PARAM_COUNT_CHECK, RELU_CHECK, RELU_
 from autograder.grade import run_hidden_suite
 from autograder.gradescope import run_zip
 from autograder.results import grader_error
-from autograder.sandbox.isolation import SANDBOX_UIDS, processes_of
+from autograder.sandbox.isolation import SANDBOX_UIDS, namespaces_available, processes_of
 
 pytestmark = AS_ROOT
 
@@ -275,3 +275,88 @@ def test_a_hanging_backward_costs_one_timeout(hw1, tmp_path, mode):
     assert "relu_backward (defined in code cell" in feedback and "did not finish within 10 s" in feedback
     assert "while True" in feedback
     assert seconds < 45, f"grading took {seconds:.0f} s"
+
+
+# 18. found by the red team: turning a zero into a "grader error", and fairness of the hang rules --------
+FORGED_WATCHDOG_REPORT = """
+def relu_backward(dout, cache):
+    import os, threading
+    watchdog = next(t for t in threading.enumerate() if t.name == "nn-autograder-watchdog")
+    fd, request = watchdog.report_fd, watchdog.armed[0]
+    watchdog.report_fd = os.open("/dev/null", os.O_WRONLY)
+    report = '{"id": %d, "stack": [{"cell": Infinity, "name": "f", "line": 1e999, "seconds": 1}]}\\n' % request
+    os.write(fd, report.encode())
+    while True:
+        pass
+"""
+
+
+def test_a_forged_watchdog_report_is_ignored_not_a_grader_error(hw1, tmp_path, mode):
+    restore = "def relu_backward(dout, cache):\n    return dout * (cache > 0)\n"
+    document = graded(hw1, tmp_path, insert=[(RELU_CHECK, FORGED_WATCHDOG_REPORT), ("def sigmoid_forward", restore)])
+    totals = scores_by_question(document)
+    assert totals["relu"][0] == 0.5  # the forward only
+    full_except(totals, "relu", why=document)
+
+
+def test_a_cell_of_emoji_is_not_run_and_nothing_else_lost(hw1, tmp_path):
+    document = graded(hw1, tmp_path, insert=[(RELU_CHECK, "# " + "\U0001f600" * 400_000)])
+    full_except(scores_by_question(document), why=document)
+    assert "MB of code; it was not run" in document["output"]
+
+
+def test_a_slow_exploration_cell_is_skipped_and_costs_no_points(hw1, tmp_path, mode):
+    """Slow on the student's own big inputs is not hung: the function keeps working for the grader."""
+    explore = "big = train_two_layer_net(x_train, y_train, hidden_size=256, learning_rate=0.5, epochs=20000)"
+    notebook = json.loads(hw1.solution.read_text())
+    notebook["cells"].append(
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": explore}
+    )
+    path = tmp_path / "hw1_layers.ipynb"
+    path.write_text(json.dumps(notebook))
+    document, _ = run_zip(hw1.zip_path, path)
+    assert document["score"] == sum(FULL.values()), document["output"]
+    assert "timed out after 10 s; it was skipped" in document["output"]
+
+
+GIL_HANG = """
+import itertools
+
+
+def relu_backward(dout, cache):
+    return sum(itertools.repeat(1, 10**13))  # holds the GIL: the watchdog cannot see where it is
+"""
+
+
+def test_a_hang_the_watchdog_cannot_see_is_bounded_by_the_hang_budget(hw1, tmp_path, monkeypatch, mode):
+    limits = {"cell_timeout": 10, "call_timeout": 10, "hang_budget": 25}
+    monkeypatch.setenv("NN_AUTOGRADER_LIMITS", json.dumps(limits))
+    started = time.monotonic()
+    document = graded(hw1, tmp_path, insert=[(RELU_CHECK, GIL_HANG)])
+    seconds = time.monotonic() - started
+    full_except(scores_by_question(document), "relu", "training", why=document)
+    assert seconds < 25 + 30, f"grading took {seconds:.0f} s"  # the budget, plus replays and the checks
+
+
+FILL_THE_WORK_FOLDER = """
+import os
+_wrote = 0
+try:
+    for _i in range(20):
+        with open(f"filler-{_i}", "wb") as _file:
+            _file.write(b"x" * 20_000_000)
+        _wrote += 20
+except OSError:
+    pass
+"""
+
+
+def test_the_work_folder_is_bounded_in_namespaces_mode(hw1, tmp_path):
+    """Namespaces mode: the work folder is a size-limited tmpfs (the notebook's files copied in),
+    so a notebook cannot fill the machine's disk. (uid-only mode: one container per submission.)"""
+    if not namespaces_available():
+        pytest.skip("namespaces are refused here")
+    say = 'answer_two_hidden = f"WROTE:{_wrote}!"'
+    document = graded(hw1, tmp_path, insert=[(RELU_CHECK, FILL_THE_WORK_FOLDER), (PARAM_COUNT_CHECK, say)])
+    wrote = int(feedback_for(document, "param_count").split("WROTE:")[1].split("!")[0])
+    assert wrote <= 80, f"{wrote} MB written to the work folder"

@@ -330,27 +330,39 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 
 
 def _under_private_places(path: str) -> bool:
+    """Is `path` (links resolved) in one of the folders that get a private tmpfs?"""
     real = os.path.realpath(path)
     return any(real == place or real.startswith(place + "/") for place in map(os.path.realpath, PRIVATE_PLACES))
 
 
-def folders_to_keep(workdir: str) -> list[str]:
-    """What must stay visible under the private tmpfs mounts: the work folder, and the Python
-    installation and packages when they lie in a temporary place (a checkout or venv in /tmp).
-    Outermost folders only."""
+def folders_to_keep() -> list[str]:
+    """What must stay visible under the private tmpfs mounts: the Python installation and this
+    package, when they lie in a temporary place (a checkout or venv in /tmp). Outermost only."""
     package_home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds autograder/
     python_home = os.path.dirname(os.path.realpath(sys.executable))
-    candidates = [workdir, package_home, sys.prefix, sys.base_prefix, python_home, *sys.path]
+    candidates = [package_home, sys.prefix, sys.base_prefix, python_home, *sys.path]
     found = sorted({os.path.realpath(p) for p in candidates if p and os.path.isdir(p) and _under_private_places(p)})
     return [p for p in found if not any(p != q and p.startswith(q + "/") for q in found)]
 
 
-def enter_private_mounts(workdir: str, size_bytes: int) -> None:
+def enter_private_mounts(workdir: str, size_bytes: int, uid: int, gid: int) -> None:
     """In the sandbox's own mount namespace, still root: an empty, size-limited tmpfs over each of
-    `PRIVATE_PLACES`, so nothing written there outlives the sandbox or reaches another grading;
-    then the work folder (and Python, if it lives under /tmp) is bound back at its own path."""
-    keep = folders_to_keep(workdir)
+    `PRIVATE_PLACES` and over the work folder (its files copied in, owned by `uid`), so whatever
+    the notebook writes is bounded, gone with the sandbox and seen by no other grading. Python
+    and this package are bound back if they live under /tmp."""
+    keep = folders_to_keep()
     handles = [os.open(folder, os.O_PATH | os.O_DIRECTORY) for folder in keep]
+    work = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
+    files = {}
+    for name in os.listdir(work):
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=work)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as file:
+            if stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                files[name] = file.read()
+    os.close(work)
     for place in PRIVATE_PLACES:
         if os.path.isdir(place):
             _mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
@@ -358,6 +370,14 @@ def enter_private_mounts(workdir: str, size_bytes: int) -> None:
         os.makedirs(folder, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{handle}", folder, None, MS_BIND, None)
         os.close(handle)
+    os.makedirs(workdir, mode=0o755, exist_ok=True)
+    room = size_bytes + sum(len(data) for data in files.values())
+    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={room},mode=0700,uid={uid},gid={gid}")
+    for name, data in files.items():
+        path = os.path.join(workdir, name)
+        with open(path, "xb") as file:
+            file.write(data)
+        os.chown(path, uid, gid)
     os.chdir(workdir)
 
 

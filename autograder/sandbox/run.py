@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,17 +58,19 @@ class CellOutcome:
 
 
 AFTER_HANG_BUDGET = 5.0  # seconds a request gets once timeouts have used up the hang budget
-MAX_CELL_CHARACTERS = 500_000  # a cell's source: even as \uXXXX escapes, under the channel's header limit
+ANY_QUESTION = "*"  # in failed_calls: a function not called again for any question
+MAX_CELL_BYTES = 2 * 1024 * 1024  # a cell's source as JSON, well under the channel's header limit
 
 
 class NotebookRun:
     """A submission's notebook running in a sandbox, restarted as needed, serving calls.
 
-    Time is bounded four ways: each cell and each call has a timeout; a function seen hanging
-    (by the sandbox's Watchdog) is compiled as a stand-in that raises at once wherever it is used
-    later, so it costs one timeout, not one per cell and test; a (question, function) pair that
-    timed out or killed the sandbox once is not called again; once timeouts have cost `limits.hang_budget` seconds,
-    later requests get a few seconds each; and everything stops at `limits.total_timeout`.
+    Time is bounded four ways: each cell and each call has a timeout; a function seen hanging in a
+    call of the grader's (by the sandbox's Watchdog) is compiled as a stand-in that raises at once
+    wherever it is used later, so it costs one timeout, not one per cell and test; a call that
+    timed out or killed the sandbox is not made again; after a timeout, no request may run past
+    what is left of `limits.hang_budget` (then a few seconds each); and everything stops at
+    `limits.total_timeout`.
     """
 
     def __init__(
@@ -98,8 +101,8 @@ class NotebookRun:
     def _time_left(self, limit: float) -> float:
         """`limit`, cut to a few seconds once timeouts used up the hang budget, and to what is
         left of the total budget; 0 when that is used up."""
-        if self.hang_seconds >= self.limits.hang_budget:
-            limit = min(limit, AFTER_HANG_BUDGET)
+        if self.hang_seconds > 0:  # after a hang, no request may overrun what is left of the budget
+            limit = min(limit, max(AFTER_HANG_BUDGET, self.limits.hang_budget - self.hang_seconds))
         if self.started_at is None:
             return limit
         return max(0.0, min(limit, self.started_at + self.limits.total_timeout - time.monotonic()))
@@ -145,8 +148,8 @@ class NotebookRun:
                     "skipped", f"{self.describe_cell(cell)} was not run: the notebook used up its time"
                 )
                 continue
-            if len(cell.source) > MAX_CELL_CHARACTERS:
-                message = f"{self.describe_cell(cell)} holds over {MAX_CELL_CHARACTERS:,} characters; it was not run"
+            if len(json.dumps(cell.source)) > MAX_CELL_BYTES:  # as it would cross the channel
+                message = f"{self.describe_cell(cell)} is over {MAX_CELL_BYTES // 2**20} MB of code; it was not run"
                 self.outcomes[cell.index] = CellOutcome("skipped", message)
                 continue
             request = {"op": "run_cell", "cell": cell.index, "source": cell.source, "checkpoints": cell.checkpoints}
@@ -154,15 +157,15 @@ class NotebookRun:
             try:
                 reply, _ = self.sandbox.request(dict(request, hung=hung), [], timeout=budget)
             except SandboxDied as death:
+                # A cell that times out is skipped; its hang makes no stand-in: the student chose
+                # its inputs, and a function slow on those may be fine on the grader's.
                 self.sandbox = None
-                hang = self._hang(death, budget)
-                if hang and (previous is None or previous.status != "hung"):  # run it again with the stand-in
-                    self.outcomes[cell.index] = CellOutcome("hung", f"{self.describe_cell(cell)}: {hang}")
-                else:
-                    status = "timeout" if death.timed_out else "died"
-                    message = f"{self.describe_cell(cell)} {death}; it was skipped"
-                    self.outcomes[cell.index] = CellOutcome(status, message)
-                self.last_failure = self.outcomes[cell.index].message
+                if death.timed_out:
+                    self.hang_seconds += budget
+                status = "timeout" if death.timed_out else "died"
+                message = f"{self.describe_cell(cell)} {death}; it was skipped"
+                self.outcomes[cell.index] = CellOutcome(status, message)
+                self.last_failure = message
                 return
             self.first_durations.setdefault(cell.index, time.monotonic() - started)
             if reply.get("fatal"):  # out of memory: restart without this cell
@@ -177,23 +180,25 @@ class NotebookRun:
             self.outcomes[cell.index] = CellOutcome(status, str(reply.get("error") or ""))
 
     def _hang(self, death: SandboxDied, limit: float) -> str:
-        """After a request died: count a timeout against the hang budget, and if the Watchdog
-        saw one notebook function running for most of that time, remember it as hung (it becomes
-        a stand-in from the next start on). Returns what to tell the student, or ""."""
+        """After a call into the sandbox died: count a timeout against the hang budget, and if the
+        Watchdog saw one notebook function running for most of that time, remember it as hung:
+        from the next start on it is a stand-in that raises at once. Returns what to tell the
+        student, or "". The report is untrusted: anything odd in it is ignored."""
         if not death.timed_out:
             return ""
         self.hang_seconds += limit
-        for frame in death.stack:  # innermost first
+        for frame in death.stack[:50]:  # innermost first
             try:
-                index, name, line = int(frame["cell"]), str(frame["name"]), int(frame["line"])
-                seconds = float(frame["seconds"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            if seconds < 0.5 * limit:
+                index, name, line, seconds = frame["cell"], frame["name"], frame["line"], frame["seconds"]
+                if not (type(index) is int and type(line) is int and type(name) is str):
+                    continue
+                if type(seconds) not in (int, float) or not seconds >= 0.5 * limit:
+                    continue
+            except Exception:  # noqa: BLE001 - a malformed report is no report
                 continue
             cell = next((c for c in self.cells if c.index == index), None)
             if cell is None or name == "<module>" or not name.isidentifier():
-                return ""  # the cell's own top-level code hung: the cell is skipped
+                return ""
             lines = cell.source.splitlines()
             text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
             message = (
@@ -292,9 +297,10 @@ class NotebookRun:
     ) -> tuple[dict, list, float, int]:
         """One request at `question`'s checkpoint: (reply, its arrays, seconds, sandbox generation).
         Raises StudentError for timeouts, deaths and errors in student code."""
-        if (question, label) in self.failed_calls:
-            message, timed_out = self.failed_calls[(question, label)]
-            raise StudentError(message + " (not called again)", timed_out=timed_out)
+        for key in ((question, label), (ANY_QUESTION, label)):
+            if key in self.failed_calls:
+                message, timed_out = self.failed_calls[key]
+                raise StudentError(message + " (not called again)", timed_out=timed_out)
         try:
             sandbox = self.ensure_running()
         except SandboxDied as death:
@@ -313,6 +319,8 @@ class NotebookRun:
             message = f"{label} {death}" + (f": {hang}" if hang else "")
             self.last_failure = message
             self.failed_calls[(question, label)] = (message, death.timed_out)  # it killed the sandbox: not again
+            if death.timed_out and not hang:  # no stand-in to make it fail fast: no question calls it again
+                self.failed_calls[(ANY_QUESTION, label)] = (message, True)
             raise StudentError(message, timed_out=death.timed_out) from None
         seconds = time.monotonic() - started
         if not isinstance(reply.get("ok"), bool):

@@ -297,10 +297,10 @@ def main() -> None:
     if options:  # namespaces mode: still root, in fresh namespaces; nothing of the student's has run
         from autograder.sandbox.isolation import drop_privileges, enter_private_mounts
 
+        uid, gid = int(_option(options, "--uid")), int(_option(options, "--gid"))
         if _option(options, "--private-tmp"):
-            enter_private_mounts(os.getcwd(), int(_option(options, "--private-tmp")))
-        if _option(options, "--uid"):
-            drop_privileges(int(_option(options, "--uid")), int(_option(options, "--gid")))
+            enter_private_mounts(os.getcwd(), int(_option(options, "--private-tmp")), uid, gid)
+        drop_privileges(uid, gid)
     os.environ.setdefault("MPLBACKEND", "Agg")
     library = os.path.dirname(os.__file__)
     if not os.access(library, os.R_OK | os.X_OK):
