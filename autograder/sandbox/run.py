@@ -316,12 +316,16 @@ class NotebookRun:
         except SandboxDied as death:
             self.sandbox = None
             hang = self._hang(death, limit)
-            message = f"{label} {death}" + (f": {hang}" if hang else "")
+            if hang.startswith(f"{label} "):  # the function called hung: the hang says it all
+                message = hang
+            else:  # it died, or a function it called hung
+                message = f"{label} {death}" + (f": {hang}" if hang else "")
+            timed_out = death.timed_out and not hang  # a hang message already says what happened
             self.last_failure = message
-            self.failed_calls[(question, label)] = (message, death.timed_out)  # it killed the sandbox: not again
+            self.failed_calls[(question, label)] = (message, timed_out)  # it killed the sandbox: not again
             if death.timed_out and not hang:  # no stand-in to make it fail fast: no question calls it again
                 self.failed_calls[(ANY_QUESTION, label)] = (message, True)
-            raise StudentError(message, timed_out=death.timed_out) from None
+            raise StudentError(message, timed_out=timed_out) from None
         seconds = time.monotonic() - started
         if not isinstance(reply.get("ok"), bool):
             raise self._malformed(question, label, ChannelError("no 'ok' in the answer"))
