@@ -82,12 +82,12 @@ def require_real_backward(student, layer):
             _, bwd, _ = forward_then_backward(student, f"{layer}_forward", backward, inputs, upstream, len(wrt), "")
             verdict = "" if bwd.seconds <= BACKWARD_BUDGET_SECONDS else f"{slow} It took {bwd.seconds:.1f} s."
         except CheckFailed as failure:
-            timed_out = "did not finish in time" in str(failure)
-            verdict = (
-                f"{backward} did not finish within {BACKWARD_TIMEOUT_SECONDS:g} s (an endless loop?). {slow}"
-                if timed_out
-                else str(failure)
-            )
+            if "did not finish in time" in str(failure):  # timed out, nothing more known
+                verdict = f"{backward} did not finish within {BACKWARD_TIMEOUT_SECONDS:g} s (an endless loop?). {slow}"
+            elif "did not finish within" in str(failure):  # the sandbox saw where it hung
+                verdict = f"{str(failure).rstrip('.')}. {slow}"
+            else:
+                verdict = str(failure)
         _backward_verdicts[layer] = verdict
     if _backward_verdicts[layer]:
         raise CheckFailed(_backward_verdicts[layer])
