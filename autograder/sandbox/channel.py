@@ -42,8 +42,9 @@ import numpy as np
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 # Nesting of the header: 8 at most; the deepest value `encode` accepts nests 23 deep in a Program.
 MAX_JSON_DEPTH = 32
-# Arrays in one message: 11 at most.
-MAX_ARRAYS = 64
+# Arrays in one message: 11 at most in the hidden suites, but a correct student function may return
+# a list of numpy scalars (a loss history of np.float64, one array each): as many as a list's items.
+MAX_ARRAYS = 10_000
 # The .npy bytes of all the arrays of one message (so also of one array): 2.4 MB at most (three
 # arrays of 0.8 MB).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -108,7 +109,9 @@ def _add_array(array: np.ndarray, arrays: list[np.ndarray]) -> int:
     """Append `array` to the message's arrays if they stay within the limits; its index."""
     if len(arrays) >= MAX_ARRAYS:
         raise ChannelError(f"more than {MAX_ARRAYS} arrays in one message")
-    total = sum(_npy_size(a) for a in arrays) + _npy_size(array)
+    total = _npy_size(array)
+    if len(arrays) <= 256:  # beyond, summing on every append is quadratic: pack checks the total anyway
+        total += sum(_npy_size(a) for a in arrays)
     if total > MAX_MESSAGE_BYTES:
         raise ChannelError(
             f"{_megabytes(total)} of arrays in one message, over the {_megabytes(MAX_MESSAGE_BYTES)} limit"
