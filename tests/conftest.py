@@ -41,6 +41,16 @@ def hw1(hw1_assignment: Assignment, built) -> Prepared:
     return built(hw1_assignment)
 
 
+@pytest.fixture(params=["namespaces", "uid-only"])
+def isolation(request, monkeypatch):
+    """Run an attack with the sandbox in its own namespaces, and again as where a container refuses
+    them (the grader then isolates by uid only). The grader reads NN_AUTOGRADER_NAMESPACES; a
+    submission cannot set it."""
+    if request.param == "uid-only":
+        monkeypatch.setenv("NN_AUTOGRADER_NAMESPACES", "0")
+    return request.param
+
+
 @pytest.fixture
 def grade(hw1: Prepared):
     """grade(notebook path) -> results.json as a dict, graded with the hw1 zip as Gradescope would."""

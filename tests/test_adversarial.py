@@ -30,15 +30,6 @@ def short_limits(monkeypatch):
     monkeypatch.setenv("NN_AUTOGRADER_LIMITS", json.dumps({"cell_timeout": 8, "call_timeout": 8}))
 
 
-@pytest.fixture(params=["namespaces", "no-namespaces"])
-def isolation(request, monkeypatch):
-    """Run an attack with the sandbox in PID and network namespaces, and again as where a container
-    refuses them (the grader then falls back to process groups and marked processes)."""
-    if request.param == "no-namespaces":
-        monkeypatch.setenv("NN_AUTOGRADER_NAMESPACES", "0")
-    return request.param
-
-
 @pytest.fixture
 def attack(hw1, grade, tmp_path, short_limits):
     """attack(replacements=..., insert=...) -> results.json of the solution with the attack in it."""

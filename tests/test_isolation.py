@@ -28,13 +28,11 @@ from autograder.sandbox.isolation import SANDBOX_UIDS, namespaces_available, pro
 pytestmark = AS_ROOT
 
 
-@pytest.fixture(params=["namespaces", "uid-only"])
-def mode(request, monkeypatch):
-    """Both isolation modes: the grader reads NN_AUTOGRADER_NAMESPACES (a submission cannot set it)."""
-    if request.param == "uid-only":
-        monkeypatch.setenv("NN_AUTOGRADER_NAMESPACES", "0")
+@pytest.fixture
+def mode(isolation, monkeypatch):
+    """Both isolation modes (conftest.isolation), with 10 s timeouts."""
     monkeypatch.setenv("NN_AUTOGRADER_LIMITS", json.dumps({"cell_timeout": 10, "call_timeout": 10}))
-    return request.param
+    return isolation
 
 
 def owned_by_sandbox_uids(*places: str, uids=SANDBOX_UIDS) -> list[str]:

@@ -109,15 +109,16 @@ def _add_array(array: np.ndarray, arrays: list[np.ndarray]) -> int:
     """Append `array` to the message's arrays if they stay within the limits; its index."""
     if len(arrays) >= MAX_ARRAYS:
         raise ChannelError(f"more than {MAX_ARRAYS} arrays in one message")
-    total = _npy_size(array)
-    if len(arrays) <= 256:  # beyond, summing on every append is quadratic: pack checks the total anyway
-        total += sum(_npy_size(a) for a in arrays)
+    _check_array_bytes(_npy_size(array))  # one array alone over the budget: refused before the rest
+    arrays.append(array)
+    return len(arrays) - 1
+
+
+def _check_array_bytes(total: int) -> None:
     if total > MAX_MESSAGE_BYTES:
         raise ChannelError(
             f"{_megabytes(total)} of arrays in one message, over the {_megabytes(MAX_MESSAGE_BYTES)} limit"
         )
-    arrays.append(array)
-    return len(arrays) - 1
 
 
 def encode(value: Any, arrays: list[np.ndarray], to_handle: Callable[[Any], dict] | None, depth: int = 0) -> dict:
@@ -129,6 +130,8 @@ def encode(value: Any, arrays: list[np.ndarray], to_handle: Callable[[Any], dict
     (counted with those already in `arrays`), or a tagged value larger than a whole header.
     """
     tagged = _encode(value, arrays, to_handle, depth)
+    if depth == 0:  # the message's arrays together, counted once (not on every append)
+        _check_array_bytes(sum(_npy_size(a) for a in arrays))
     if depth == 0 and type(value) in (int, str, tuple, list, dict):  # the others are a few bytes
         try:
             size = len(json.dumps(tagged))

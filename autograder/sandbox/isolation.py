@@ -18,7 +18,6 @@ applies; ``NN_AUTOGRADER_NAMESPACES=0`` in the grader's environment forces the f
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import grp
 import os
@@ -83,20 +82,24 @@ def isolation_mode() -> str:
 def lock_folder() -> Path:
     """A root-owned folder only root can write to, for the uid locks (never under /tmp)."""
     for place in LOCK_PLACES:
-        try:
-            info = place.lstat()
-        except OSError:
-            continue
-        if stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not info.st_mode & 0o022:
+        if _root_owned_folder(place, others_may=0o755):
             folder = place / "nn-autograder"
             try:
                 os.mkdir(folder, 0o700)
             except FileExistsError:
                 pass
-            info = folder.lstat()
-            if stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not info.st_mode & 0o077:
+            if _root_owned_folder(folder, others_may=0o700):
                 return folder
     raise IsolationError(f"no root-owned folder for the sandbox uid locks among {[str(p) for p in LOCK_PLACES]}")
+
+
+def _root_owned_folder(path: Path, others_may: int) -> bool:
+    """A real folder (not a link) owned by root, with no permission bits beyond `others_may`."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not stat.S_IMODE(info.st_mode) & ~others_may & 0o777
 
 
 def uid_is_reserved_for_us(uid: int) -> bool:
@@ -379,16 +382,3 @@ def enter_private_mounts(workdir: str, size_bytes: int, uid: int, gid: int) -> N
             file.write(data)
         os.chown(path, uid, gid)
     os.chdir(workdir)
-
-
-def folder_is_safe(path: Path) -> bool:
-    """A real folder (not a link) owned by root and writable by root only."""
-    try:
-        info = path.lstat()
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not info.st_mode & 0o022
-
-
-def errno_name(error: OSError) -> str:
-    return errno.errorcode.get(error.errno or 0, str(error.errno))

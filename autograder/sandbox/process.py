@@ -94,6 +94,10 @@ class Sandbox:
         Sandbox.generation_counter += 1
         self.generation = Sandbox.generation_counter
 
+    @property
+    def who(self) -> str:
+        return f"uid {self.identity.uid}" if self.identity else "this user"
+
     # -- starting ------------------------------------------------------------------------------
     def _preexec(self) -> None:  # runs in the child between fork and exec
         os.setsid()
@@ -148,9 +152,6 @@ class Sandbox:
     def start(self) -> None:
         """Start the process and wait for its "ready". Raises SandboxUnavailable if it never gets
         there: nothing of the student's has run yet, so the fault is the grader's."""
-        if self.identity is not None:  # whatever an earlier sandbox of this grading left
-            kill_all_processes_of(self.identity.uid)
-            reap_orphans(0.05)
         to_child_read, to_child_write = os.pipe()
         from_child_read, from_child_write = os.pipe()
         report_read, report_write = os.pipe()
@@ -171,9 +172,8 @@ class Sandbox:
             except OSError as error:
                 for fd in (*child_ends, to_child_write, from_child_read, report_read):
                     os.close(fd)
-                who = f"uid {self.identity.uid}" if self.identity else "this user"
                 raise SandboxUnavailable(
-                    f"the sandbox could not start {sys.executable} as {who} ({self.mode} mode): {error.strerror}. "
+                    f"the sandbox could not start {sys.executable} as {self.who} ({self.mode} mode): {error.strerror}. "
                     "Run `nn-autograder doctor` on this machine for the fix."
                 ) from None
         for fd in child_ends:
@@ -200,9 +200,8 @@ class Sandbox:
             lines = []
         said = f" It said: {' | '.join(lines[-3:])}" if lines else ""
         how = "timed out" if isinstance(error, ChannelTimeout) else f"ended ({_death_reason(code, error)})"
-        who = f"uid {self.identity.uid}" if self.identity else "this user"
         return (
-            f"the sandbox ({sys.executable} as {who}, {self.mode} mode) {how} before it was ready.{said} "
+            f"the sandbox ({sys.executable} as {self.who}, {self.mode} mode) {how} before it was ready.{said} "
             "Run `nn-autograder doctor` on this machine for the fix."
         )
 

@@ -162,7 +162,7 @@ class Server:
             arrays = []
         self.endpoint.send(header, arrays)
 
-    def run_cell(self, request: dict) -> None:
+    def run_cell(self, request: dict, arrays: list) -> None:
         self.stand_ins.update(request.get("hung", []))
         self.stand_ins.cell = int(request.get("cell", -1))
         result = self.shell.run_cell(str(request["source"]), store_history=False)
@@ -274,7 +274,7 @@ class Server:
             if op in ("run_cell", "call", "program"):
                 self.watchdog.arm(self.request_id, float(request.get("timeout", 30.0)))
                 try:
-                    getattr(self, op)(request) if op == "run_cell" else getattr(self, op)(request, arrays)
+                    getattr(self, op)(request, arrays)
                 finally:
                     self.watchdog.disarm()
             elif op == "release":
