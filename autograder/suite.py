@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,6 +33,24 @@ from autograder.results import TestRecord
 from autograder.sandbox import NotebookRun, StudentError, StudentNamespace
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+def student_call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a student function through the sandbox, turning its errors into feedback."""
+    try:
+        return function(*args, **kwargs)
+    except StudentError as error:
+        raise CheckFailed(_student_error_text(error)) from None
+
+
+def _student_error_text(error: StudentError) -> str:
+    if error.missing:
+        return f"{error.message}. Define it with exactly this name and run its cell before the check cell."
+    if error.timed_out:
+        return f"{error.message}: it did not finish in time (an endless loop, or far too slow)."
+    if any(word in error.message for word in ("NotImplementedError", "Ellipsis", "ellipsis", "NameError")):
+        return f"{error.message}. Did you fill in the function (every name it returns must be assigned)?"
+    return error.message
 
 
 def question(name: str, points: float, visibility: str = "after_published") -> pytest.MarkDecorator:

@@ -26,9 +26,8 @@ from autograder.checks import (
     expect_tuple,
     expect_unchanged,
     numerical_gradient,
-    student_call,
 )
-from autograder.suite import question
+from autograder.suite import question, student_call
 
 N, D, M = 4, 5, 3  # batch, input and output sizes of the small checks
 BACKWARD_BUDGET_SECONDS = 1.0  # a real backward at the large sizes below takes milliseconds

@@ -11,9 +11,9 @@ import random
 import numpy as np
 import reference as ref
 
-from autograder.checks import CheckFailed, describe, expect_tuple, student_call
+from autograder.checks import CheckFailed, describe, expect_tuple
 from autograder.sandbox import Program
-from autograder.suite import question
+from autograder.suite import question, student_call
 
 RTOL = 1e-5
 
