@@ -25,10 +25,15 @@ class Program:
         c = p.op("mul", a, b)              # operator.mul(a, b): a * b, as Python would run it
         p.method(c, "backward")
         grads = student.run(p, [p.get(a, "grad"), p.get(b, "grad")])
+
+    max_depth: when set, the steps run under Python's default recursion limit and fail if the
+    student's calls nest deeper than this (for code the notebook asks to write without recursion;
+    `sys.setrecursionlimit` does not help, see `autograder.sandbox.server.DepthWatch`).
     """
 
-    def __init__(self, label: str):
+    def __init__(self, label: str, max_depth: int | None = None):
         self.label = label
+        self.max_depth = max_depth
         self.steps: list[dict] = []
 
     def _add(self, step: dict) -> Ref:

@@ -270,7 +270,12 @@ class NotebookRun:
         """Run `program` in the sandbox in one round trip; the values of the `returns` refs."""
 
         def fields(sandbox: Sandbox, arrays: list) -> dict:
-            return {"op": "program", "steps": program.encoded_steps(arrays), "returns": [ref.slot for ref in returns]}
+            return {
+                "op": "program",
+                "steps": program.encoded_steps(arrays),
+                "returns": [ref.slot for ref in returns],
+                "max_depth": program.max_depth,
+            }
 
         reply, reply_arrays, _, generation = self._exchange(question, program.label, fields, timeout)
         try:

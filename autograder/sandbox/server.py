@@ -16,8 +16,10 @@ drives it with these requests (see `autograder.sandbox.channel` for the framing)
         -> {"ok": true, "value": tagged, "args_after": [...], "output": str}
          | {"ok": false, "error": "ValueError: ...", "output": str}
     {"op": "call", ..., "get": true}  -> the value of the variable `name` instead of a call
-    {"op": "program", "question": str | None, "steps": [...], "returns": [slot, ...]}
+    {"op": "program", "question": str | None, "steps": [...], "returns": [slot, ...], "max_depth": int | None}
         -> {"ok": true, "values": [...]} | {"ok": false, "error": str, "step": int}
+        (max_depth: the steps run under Python's default recursion limit and may not nest calls
+        deeper than that; see `DepthWatch`)
     {"op": "release", "ids": [int, ...]} -> {"ok": true}
 
 A checkpoint is a copy of the student's names as they stood right after the cell holding
@@ -107,6 +109,82 @@ def _where(error: BaseException) -> str:
 def _describe_error(error: BaseException) -> str:
     text = f"{type(error).__name__}: {error}"
     return text if len(text) <= 500 else text[:500] + " ..."
+
+
+SHAPE_WORDS = ("shape", "dimension", "broadcast", "align", "mismatch", "size")
+
+
+def _shapes_received(function, args: list, kwargs: dict, error: BaseException) -> str:
+    """For an error about shapes (numpy's "matmul: Input operand 1 has a mismatch ..."), the shapes
+    of the arrays the function received, by parameter name: " It received x (4, 5), W (5, 3)."."""
+    if not any(word in str(error) for word in SHAPE_WORDS):
+        return ""
+    try:
+        import inspect
+
+        bound = inspect.signature(function).bind(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        bound = {f"argument {i + 1}": a for i, a in enumerate(args)} | kwargs
+    shapes = [f"{name} {tuple(value.shape)}" for name, value in bound.items() if type(value).__module__ == "numpy"]
+    return f" It received {', '.join(shapes)}." if shapes else ""
+
+
+def _frame_depth() -> int:
+    depth, frame = 0, sys._getframe(1)
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return depth
+
+
+class DepthWatch:
+    """Run steps under Python's default recursion limit and measure how deeply their calls nest.
+
+    The notebook asks for code "without recursion" (hw2's topological sort); a recursive version
+    that raises the limit with `sys.setrecursionlimit` would otherwise pass a deep graph. While
+    active, the limit is `max_depth` calls above the caller, a profile hook records the deepest
+    nesting, and `problem()` names what the student's code did: nested deeper than `max_depth`,
+    changed the limit, or removed the hook."""
+
+    def __init__(self, max_depth: int):
+        self.max_depth = max_depth
+        self.deepest = 0
+        self._current = 0
+
+    def _hook(self, frame, event, arg) -> None:
+        if event == "call":
+            self._current += 1
+            self.deepest = max(self.deepest, self._current)
+        elif event == "return":
+            self._current -= 1
+
+    def __enter__(self) -> DepthWatch:
+        self._saved_limit = sys.getrecursionlimit()
+        self._limit = _frame_depth() + self.max_depth + 20
+        sys.setrecursionlimit(max(self._limit, 1000))
+        self._limit = sys.getrecursionlimit()
+        sys.setprofile(self._hook)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._hook_removed = sys.getprofile() != self._hook
+        sys.setprofile(None)
+        self._limit_changed = sys.getrecursionlimit() != self._limit
+        sys.setrecursionlimit(self._saved_limit)
+
+    def problem(self) -> str:
+        if self._limit_changed:
+            return (
+                "RecursionError: the code changed Python's recursion limit (sys.setrecursionlimit); this "
+                "check runs with the default limit, and the notebook asks for no recursion"
+            )
+        if self._hook_removed:
+            return "RuntimeError: the code called sys.setprofile, which this check needs for itself"
+        if self.deepest > self.max_depth:
+            return (
+                f"RecursionError: the calls nested {self.deepest} deep (a recursive function?); "
+                f"this check allows {self.max_depth}: the notebook asks for no recursion"
+            )
+        return ""
 
 
 class Server:
@@ -209,7 +287,8 @@ class Server:
             try:
                 value = function(*args, **kwargs)
             except BaseException as error:  # noqa: BLE001 - SystemExit in student code is an error too
-                self.reply({"ok": False, "error": _describe_error(error) + _where(error)})
+                received = _shapes_received(function, args, kwargs, error)
+                self.reply({"ok": False, "error": _describe_error(error) + _where(error) + received})
                 return
             keep = set(request.get("keep", []))
             if keep and type(value) in (tuple, list):  # e.g. the cache of (out, cache) stays here
@@ -231,35 +310,46 @@ class Server:
                 else self.resolve(self.channel.decode(tagged["value"], arrays))
             )
 
+        max_depth = request.get("max_depth")
+        watch = DepthWatch(int(max_depth)) if isinstance(max_depth, int) else contextlib.nullcontext()
         with self.names_at(request.get("question")) as namespace:
-            for index, step in enumerate(request.get("steps", [])):
-                try:
-                    args = [argument(a) for a in step.get("args", [])]
-                    kind = step["kind"]
-                    if kind == "call":
-                        if step["name"] not in namespace:
-                            self.reply(
-                                {"ok": False, "error": f"NameError: {step['name']} is not defined", "missing": True}
-                            )
-                            return
-                        slots.append(namespace[step["name"]](*args))
-                    elif kind == "method":
-                        slots.append(getattr(slots[step["slot"]], step["name"])(*args))
-                    elif kind == "operator":
-                        slots.append(getattr(operator, step["name"])(*args))
-                    elif kind == "getattr":
-                        slots.append(getattr(slots[step["slot"]], step["name"]))
-                    elif kind == "setattr":
-                        setattr(slots[step["slot"]], step["name"], args[0])
-                        slots.append(None)
-                    elif kind == "item":
-                        slots.append(slots[step["slot"]][step["index"]])
-                    else:
-                        raise ValueError(f"unknown step {kind!r}")
-                except BaseException as error:  # noqa: BLE001
-                    self.reply({"ok": False, "error": _describe_error(error) + _where(error), "step": index})
-                    return
+            with watch:
+                failed = self._run_steps(request, namespace, slots, argument)
+            if failed:
+                return
+            if isinstance(watch, DepthWatch) and watch.problem():
+                self.reply({"ok": False, "error": watch.problem()})
+                return
             self.reply({"ok": True}, {"values": [slots[i] for i in request.get("returns", [])]})
+
+    def _run_steps(self, request: dict, namespace: dict, slots: list, argument) -> bool:
+        """The program's steps in order; on the first error, reply with it and return True."""
+        for index, step in enumerate(request.get("steps", [])):
+            try:
+                args = [argument(a) for a in step.get("args", [])]
+                kind = step["kind"]
+                if kind == "call":
+                    if step["name"] not in namespace:
+                        self.reply({"ok": False, "error": f"NameError: {step['name']} is not defined", "missing": True})
+                        return True
+                    slots.append(namespace[step["name"]](*args))
+                elif kind == "method":
+                    slots.append(getattr(slots[step["slot"]], step["name"])(*args))
+                elif kind == "operator":
+                    slots.append(getattr(operator, step["name"])(*args))
+                elif kind == "getattr":
+                    slots.append(getattr(slots[step["slot"]], step["name"]))
+                elif kind == "setattr":
+                    setattr(slots[step["slot"]], step["name"], args[0])
+                    slots.append(None)
+                elif kind == "item":
+                    slots.append(slots[step["slot"]][step["index"]])
+                else:
+                    raise ValueError(f"unknown step {kind!r}")
+            except BaseException as error:  # noqa: BLE001
+                self.reply({"ok": False, "error": _describe_error(error) + _where(error), "step": index})
+                return True
+        return False
 
     def serve(self) -> None:
         while True:
