@@ -243,16 +243,25 @@ def directional_check(
 
 
 def expect_unchanged(before: dict[str, np.ndarray], after: list, function: str) -> None:
-    """The arguments as they were sent (`before`, name -> array) must equal them after the call."""
+    """The arguments as they were sent (`before`, name -> array) must equal them after the call:
+    same type, shape, dtype and values (a function that writes into an input and then reshapes or
+    replaces it has still changed the caller's array)."""
     for (name, original), now in zip(before.items(), after):
-        if isinstance(original, np.ndarray) and isinstance(now, np.ndarray) and now.shape == original.shape:
-            if not np.array_equal(now, original):
-                changed = tuple(int(i) for i in np.argwhere(now != original)[0])
-                raise CheckFailed(
-                    f"{function} modified its input {name} (at index {changed}: it was {original[changed]:.6g}, "
-                    f"now {now[changed]:.6g}). Work on a copy (np.copy, or build a new array) instead of "
-                    "writing into the input."
-                )
+        if not isinstance(original, np.ndarray):
+            continue
+        changed = ""
+        if not isinstance(now, np.ndarray):
+            changed = f"it was {describe(original)}, now {describe(now)}"
+        elif now.shape != original.shape or now.dtype != original.dtype:
+            changed = f"it was {describe(original)}, now {describe(now)}"
+        elif not np.array_equal(now, original, equal_nan=original.dtype.kind == "f"):
+            index = tuple(int(i) for i in np.argwhere(now != original)[0])
+            changed = f"at index {index}: it was {original[index]:.6g}, now {now[index]:.6g}"
+        if changed:
+            raise CheckFailed(
+                f"{function} modified its input {name} ({changed}). Work on a copy (np.copy, or build a new "
+                "array) instead of writing into the input."
+            )
 
 
 def away_from_kinks(rng: np.random.Generator, shape: tuple, low: float = 0.05, high: float = 2.0) -> np.ndarray:
@@ -270,6 +279,16 @@ def expect_int(value: Any, function: str, expected: int, what: str) -> None:
         raise CheckFailed(f"{function}: {what} is {value}, expected a whole number.")
     if int(value) != expected:
         raise CheckFailed(f"{function}: {what} is {int(value)}, expected {expected}.")
+
+
+def expect_number(value: Any, expected: float, what: str, hint: str = "", rtol: float = 1e-5) -> float:
+    """A single real number (not a bool) within `rtol` of `expected` (relative to max(1, |expected|))."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise CheckFailed(f"{what} is {describe(value)}, expected a number ({expected:.6g}).")
+    number = float(value)
+    if not np.isfinite(number) or abs(number - expected) > rtol * max(1.0, abs(expected)):
+        raise CheckFailed(f"{what} is {number:.6g}, expected {expected:.6g}. {hint}".rstrip())
+    return number
 
 
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:

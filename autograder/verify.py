@@ -46,6 +46,9 @@ class Change:
     insert: list[tuple[str | None, str]] = field(default_factory=list)
     question: str = ""
     feedback: list[str] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)  # words the question's feedback must not hold
+    kind: str = ""  # the kind of requirement the bug breaks (one of KINDS)
+    hidden_only: str = ""  # why `otter check` cannot see this bug, when it cannot
 
 
 def load_catalogue(assignment: Assignment) -> list[Change]:
@@ -64,6 +67,9 @@ def load_catalogue(assignment: Assignment) -> list[Change]:
                     [tuple(pair) for pair in entry.get("insert", [])],
                     entry.get("question", ""),
                     list(entry.get("feedback", [])),
+                    list(entry.get("forbidden", [])),
+                    entry.get("kind", ""),
+                    entry.get("hidden_only", ""),
                 )
             )
     return changes
@@ -128,15 +134,24 @@ def _judge(change: Change, document: dict) -> Row:
         if t["tags"][0] == change.question and t["score"] < t["max_score"]
     )
     missing = [word for word in change.feedback if word not in feedback]
+    misleading = [word for word in change.forbidden if word in feedback]
     caught = maximum > 0 and score < maximum
-    why = "not caught" if not caught else (f"feedback lacks {missing}" if missing else "")
+    why = (
+        "not caught"
+        if not caught
+        else f"feedback lacks {missing}"
+        if missing
+        else f"misleading feedback: {misleading}"
+        if misleading
+        else ""
+    )
     return Row(
         "bug",
         change.name,
         change.question,
         maximum - score,
         first_feedback(document, change.question),
-        caught and not missing,
+        caught and not missing and not misleading,
         why,
     )
 
