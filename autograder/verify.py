@@ -9,15 +9,27 @@ For each assignment (``solutions/<hw>/`` with a ``catalogue.toml``) it builds th
   contains the catalogue's words: the function, the output, the hint);
 - every correct variant (each must get full marks).
 
-It prints a table (kind, name, question, points lost, first line of feedback) and a summary with
-the kill rate and the false-failure rate, and exits non-zero when anything is off. Grading runs
-in parallel, one job per core by default.
+Every one of those notebooks also goes through the student's own check, ``otter check`` in a copy
+of the student release (public tests and ``nn_checks.py``): the solution and every variant must
+pass it, and a bug the grade catches must fail it on the same question, unless its entry says
+why it is hidden-only (other sizes, large inputs, unseen data). Every kind of requirement the
+catalogue names (``kind``) must be caught by the public tests for at least one bug of that kind,
+so ``otter check`` warns about each kind before the grade does. A bug's feedback must not contain
+its ``forbidden`` words (a hint whose diagnosis is false).
+
+It prints a table (kind, name, question, points lost, whether ``otter check`` fails too, first
+line of feedback) and a summary with the kill rate, the false-failure rate and the public
+coverage per kind, and exits non-zero when anything is off. Grading runs in parallel, one job
+per core by default.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,8 +59,11 @@ class Change:
     question: str = ""
     feedback: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)  # words the question's feedback must not hold
-    kind: str = ""  # the kind of requirement the bug breaks (one of KINDS)
+    requirement: str = ""  # the catalogue's `kind`: the kind of requirement the bug breaks (KINDS)
     hidden_only: str = ""  # why `otter check` cannot see this bug, when it cannot
+
+
+KINDS = ("shapes", "values", "gradients", "stability", "inputs", "speed", "training", "recursion")
 
 
 def load_catalogue(assignment: Assignment) -> list[Change]:
@@ -72,6 +87,9 @@ def load_catalogue(assignment: Assignment) -> list[Change]:
                     entry.get("hidden_only", ""),
                 )
             )
+    for change in changes:
+        if change.kind == "bug" and change.requirement not in KINDS:
+            raise ValueError(f"{path}: bug {change.name!r} needs kind = one of {KINDS}")
     return changes
 
 
@@ -103,6 +121,43 @@ def apply_changes(
     return destination
 
 
+OTTER_QUESTION = re.compile(r"^(\S+) results:(.*)$")
+
+
+def public_check(release: Path, notebook: Path, workdir: Path) -> dict[str, str]:
+    """Run the student's own check, `otter check`, on `notebook` in a copy of the student release
+    (`release`: otter's student folder: public tests, nn_checks.py, data). Returns question -> the
+    text of its failures (empty when every public test passed)."""
+    folder = workdir / "release"
+    shutil.copytree(release, folder)
+    target = next(folder.glob("*.ipynb"))
+    shutil.copyfile(notebook, target)
+    completed = subprocess.run(
+        [sys.executable, "-m", "otter", "check", target.name],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = completed.stdout + completed.stderr
+    shutil.rmtree(folder, ignore_errors=True)
+    if "All tests passed!" in output:
+        return {}
+    failures: dict[str, str] = {}
+    current = None
+    for line in output.splitlines():
+        match = OTTER_QUESTION.match(line)
+        if match:
+            current = None if "All test cases passed" in match.group(2) else match.group(1)
+            if current:
+                failures[current] = ""
+        elif current:
+            failures[current] += line.strip() + "\n"
+    if not failures:
+        raise RuntimeError(f"otter check gave no result for {notebook}:\n{output[-2000:]}")
+    return failures
+
+
 @dataclass
 class Row:
     kind: str
@@ -112,20 +167,26 @@ class Row:
     feedback: str
     ok: bool
     why: str = ""
+    public: str = "-"  # "fails" when otter check fails on the row's question, "passes", or "-"
+    requirement: str = ""
 
 
-def _judge(change: Change, document: dict) -> Row:
+def _judge(change: Change, document: dict, public: dict[str, str]) -> Row:
     totals = question_totals(document)
     lost_total = sum(m - s for s, m in totals.values())
     if change.kind == "variant":
+        why = "a correct variant lost points" if lost_total else ""
+        if public and not why:
+            why = f"otter check fails a correct variant on {sorted(public)}: {next(iter(public.values()))[:150]}"
         return Row(
             "variant",
             change.name,
             "-",
             lost_total,
             first_feedback(document, None),
-            lost_total == 0,
-            "" if lost_total == 0 else "a correct variant lost points",
+            not why,
+            why,
+            "fails" if public else "passes",
         )
     score, maximum = totals.get(change.question, (0.0, 0.0))
     feedback = "\n".join(
@@ -136,6 +197,7 @@ def _judge(change: Change, document: dict) -> Row:
     missing = [word for word in change.feedback if word not in feedback]
     misleading = [word for word in change.forbidden if word in feedback]
     caught = maximum > 0 and score < maximum
+    publicly = change.question in public
     why = (
         "not caught"
         if not caught
@@ -143,6 +205,8 @@ def _judge(change: Change, document: dict) -> Row:
         if missing
         else f"misleading feedback: {misleading}"
         if misleading
+        else "otter check passes it: add a public test, or hidden_only with the reason"
+        if not publicly and not change.hidden_only
         else ""
     )
     return Row(
@@ -151,8 +215,10 @@ def _judge(change: Change, document: dict) -> Row:
         change.question,
         maximum - score,
         first_feedback(document, change.question),
-        caught and not missing and not misleading,
+        not why,
         why,
+        "fails" if publicly else ("hidden" if change.hidden_only else "passes"),
+        change.requirement,
     )
 
 
@@ -173,6 +239,11 @@ def verify_assignment(assignment: Assignment, seeds: int, jobs: int, workdir: Pa
             raise GraderError(f"{notebook.name}: {grader_error(document)}")
         return document
 
+    release = prepared.otter_out / "student"
+
+    def check_publicly(index: int, notebook: Path) -> dict[str, str]:
+        return public_check(release, notebook, workdir / "public" / str(index))
+
     def solution_seeds(first: int, count: int) -> list[dict]:
         """Seeds first .. first+count-1: one notebook run, the hidden suite once per seed."""
         document = grade(prepared.solution, first, count - 1)
@@ -186,8 +257,11 @@ def verify_assignment(assignment: Assignment, seeds: int, jobs: int, workdir: Pa
         template = pool.submit(grade, prepared.template)
         graded = list(pool.map(lambda change: grade(notebooks[change.name]), changes))
         template = template.result()
+        solution_public = pool.submit(check_publicly, -1, prepared.solution)
+        public = list(pool.map(check_publicly, range(len(changes)), [notebooks[c.name] for c in changes]))
+        solution_public = solution_public.result()
 
-    rows = [_judge(change, document) for change, document in zip(changes, graded, strict=True)]
+    rows = [_judge(*entry) for entry in zip(changes, graded, public, strict=True)]
     short = [
         (seed, d["score"])
         for seed, d in enumerate(solution_runs)
@@ -199,17 +273,32 @@ def verify_assignment(assignment: Assignment, seeds: int, jobs: int, workdir: Pa
         "solution_feedback": [first_feedback(solution_runs[seed], None) for seed, _ in short][:5],
         "template_score": template["score"],
         "template_tests": len(template.get("tests", [])),
+        "solution_public": solution_public,
+        "coverage": public_coverage(rows),
     }
     return rows, facts
+
+
+def public_coverage(rows: list[Row]) -> dict[str, tuple[int, int]]:
+    """Per kind of requirement: (bugs of that kind the public tests catch, bugs of that kind)."""
+    coverage: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        if row.kind == "bug":
+            caught, total = coverage.get(row.requirement, (0, 0))
+            coverage[row.requirement] = (caught + (row.public == "fails"), total + 1)
+    return coverage
 
 
 def print_report(name: str, rows: list[Row], facts: dict) -> bool:
     print(f"\n{name}")
     width = max([len(r.name) for r in rows] + [4])
-    print(f"{'kind':<8}{'name':<{width + 2}}{'question':<13}{'lost':>6}  first line of feedback")
+    print(f"{'kind':<8}{'name':<{width + 2}}{'question':<13}{'lost':>6}  {'public':<7} first line of feedback")
     for row in rows:
         flag = "" if row.ok else f"   <-- {row.why}"
-        print(f"{row.kind:<8}{row.name:<{width + 2}}{row.question:<13}{row.lost:>6g}  {row.feedback[:110]}{flag}")
+        print(
+            f"{row.kind:<8}{row.name:<{width + 2}}{row.question:<13}{row.lost:>6g}  {row.public:<7} "
+            f"{row.feedback[:100]}{flag}"
+        )
     bugs = [r for r in rows if r.kind == "bug"]
     variants = [r for r in rows if r.kind == "variant"]
     killed = sum(r.ok for r in bugs)
@@ -223,7 +312,26 @@ def print_report(name: str, rows: list[Row], facts: dict) -> bool:
     )
     for (seed, score), feedback in zip(facts["solution_short"], facts["solution_feedback"]):
         print(f"  solution short of full marks with seed {seed} ({score:g}): {feedback}")
-    return killed == len(bugs) and false_failures == 0 and not facts["solution_short"] and facts["template_score"] == 0
+    coverage = facts["coverage"]
+    uncovered = sorted(kind for kind, (caught, _) in coverage.items() if caught == 0)
+    print(
+        "otter check: solution "
+        + ("passes" if not facts["solution_public"] else f"FAILS {sorted(facts['solution_public'])}")
+        + "; bugs it catches per kind: "
+        + ", ".join(f"{kind} {caught}/{total}" for kind, (caught, total) in sorted(coverage.items()))
+    )
+    for kind in uncovered:
+        print(f"  no public test catches a bug of kind {kind!r}: otter check must warn about every kind")
+    misleading = sum("misleading" in r.why for r in bugs)
+    print(f"misleading feedback (forbidden words present): {misleading}")
+    return (
+        killed == len(bugs)
+        and false_failures == 0
+        and not facts["solution_short"]
+        and facts["template_score"] == 0
+        and not facts["solution_public"]
+        and not uncovered
+    )
 
 
 def verify(names: list[str] | None = None, seeds: int = 50, jobs: int | None = None, repo: Path = REPO) -> int:
