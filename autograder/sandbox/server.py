@@ -126,7 +126,16 @@ def _shapes_received(function, args: list, kwargs: dict, error: BaseException) -
     except (TypeError, ValueError):
         bound = {f"argument {i + 1}": a for i, a in enumerate(args)} | kwargs
     shapes = [f"{name} {tuple(value.shape)}" for name, value in bound.items() if type(value).__module__ == "numpy"]
-    return f" It received {', '.join(shapes)}." if shapes else ""
+    if not shapes:
+        return ""
+    implied = ""
+    if "matmul" in str(error) or "not aligned" in str(error):
+        implied = (
+            " In a @ b, the last dimension of a must equal the first dimension of b (the second to last, for 3-D b)."
+        )
+    elif "broadcast" in str(error):
+        implied = " Elementwise operations need equal shapes, or dimensions of 1 that numpy can stretch, aligned from the right."
+    return f" It received {', '.join(shapes)}.{implied}"
 
 
 def _frame_depth() -> int:

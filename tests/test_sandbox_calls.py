@@ -1,0 +1,91 @@
+"""What the sandbox tells the grader about a student's call: recursion under `Program(max_depth=...)`
+and the shapes behind a shape error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import NotebookRun, Program
+from autograder.sandbox.run import Cell, StudentError
+
+NOTEBOOK = """
+import sys
+import numpy as np
+
+def recursive(n):
+    return 0 if n == 0 else 1 + recursive(n - 1)
+
+def iterative(n):
+    total = 0
+    for _ in range(n):
+        total += 1
+    return total
+
+saved_setter = sys.setrecursionlimit
+
+def raises_then_restores(n):
+    before = sys.getrecursionlimit()
+    saved_setter(10**6)
+    result = recursive(n)
+    saved_setter(before)
+    return result
+
+def raises_the_limit(n):
+    sys.setrecursionlimit(10**6)
+    return recursive(n)
+
+def silences_the_profiler(n):
+    sys.setprofile(None)
+    return iterative(n)
+
+def linear_forward(x, W, b):
+    return x @ W + b, (x, W, b)
+
+sys.setrecursionlimit(10**6)  # at notebook level: the check pins the limit anyway
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("sandbox") / "work"
+    workdir.mkdir()
+    notebook = NotebookRun([Cell(0, NOTEBOOK)], workdir)
+    yield notebook
+    notebook.close()
+
+
+def deep(run: NotebookRun, name: str, depth: int = 5000, max_depth: int | None = 200) -> int:
+    program = Program(name, max_depth=max_depth)
+    return run.run_program(None, program, [program.call(name, depth)])[0]
+
+
+def test_a_loop_passes_and_recursion_fails_whatever_the_notebook_did_to_the_limit(run):
+    assert deep(run, "iterative") == 5000
+    with pytest.raises(StudentError, match="RecursionError"):
+        deep(run, "recursive")
+    assert deep(run, "recursive", max_depth=None) == 5000  # without the watch the raised limit holds
+
+
+@pytest.mark.parametrize("name", ["raises_the_limit", "raises_then_restores"])
+def test_raising_the_recursion_limit_inside_the_call_is_seen(run, name):
+    with pytest.raises(StudentError, match="recursion limit|nested"):
+        deep(run, name)
+
+
+def test_recursion_that_restores_the_limit_is_measured_by_its_depth(run):
+    with pytest.raises(StudentError, match="RecursionError") as raised:
+        deep(run, "raises_then_restores", depth=500)
+    assert "nested" in raised.value.message or "recursion limit" in raised.value.message
+
+
+def test_removing_the_profile_hook_is_seen(run):
+    with pytest.raises(StudentError, match="setprofile"):
+        deep(run, "silences_the_profiler")
+
+
+def test_a_shape_error_names_the_shapes_the_function_received(run):
+    with pytest.raises(StudentError) as raised:
+        run.call(None, "linear_forward", (np.ones((4, 5)), np.ones((3, 5)), np.ones(3)), {})
+    assert "matmul" in raised.value.message
+    assert "It received x (4, 5), W (3, 5), b (3,)." in raised.value.message
