@@ -93,3 +93,27 @@ def test_solution_full_marks_template_zero(assignment, built):
         assert_valid_results(document)
     assert all(score == maximum > 0 for score, maximum in question_totals(solution).values())
     assert template["score"] == 0 and question_totals(template).keys() == question_totals(solution).keys()
+
+
+@BY_NAME
+def test_release_ships_the_check_library_the_grade_uses(assignment):
+    """The public tests import nn_checks.py from next to the notebook: a copy of autograder/checks.py
+    that imports with numpy alone (no autograder package on the student's machine)."""
+    import subprocess
+    import sys
+
+    shipped = RELEASE / assignment.name / "nn_checks.py"
+    source = (REPO / "autograder" / "checks.py").read_text()
+    assert shipped.read_text().endswith(source.removeprefix('"""')), "run `nn-autograder build`"
+    probe = (
+        "import sys; sys.modules['autograder'] = None; import nn_checks; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(shipped.parent)!r}); {probe}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    third_party = {name.split(".")[0] for name in eval(completed.stdout)}
+    assert third_party <= {"numpy", "nn_checks"}, third_party
