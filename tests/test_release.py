@@ -106,8 +106,8 @@ def test_release_ships_the_check_library_the_grade_uses(assignment):
     source = (REPO / "autograder" / "checks.py").read_text()
     assert shipped.read_text().endswith(source.removeprefix('"""')), "run `nn-autograder build`"
     probe = (
-        "import sys; sys.modules['autograder'] = None; import nn_checks; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names))"
+        "import sys; sys.modules['autograder'] = None; before = set(sys.modules); import nn_checks; "
+        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] not in sys.stdlib_module_names))"
     )
     completed = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(shipped.parent)!r}); {probe}"],
