@@ -43,8 +43,10 @@ def apply(op: str, *values: float) -> float:
         return math.tanh(values[0])
     if op == "relu":
         return max(values[0], 0.0)
-    if op == "sigmoid":
-        return 1 / (1 + math.exp(-values[0]))
+    if op == "sigmoid":  # without overflow for large |x|
+        if values[0] >= 0:
+            return 1 / (1 + math.exp(-values[0]))
+        return math.exp(values[0]) / (1 + math.exp(values[0]))
     raise ValueError(op)
 
 
@@ -212,26 +214,114 @@ def _flatten(layers) -> list[float]:
     return [float(v) for W, b in layers for v in np.concatenate([W.T, b[:, None]], axis=1).ravel()]
 
 
-def train_reference(xs, ys, nouts: list[int], steps: int, learning_rate: float, seed: int) -> list[float]:
-    """What a correct `train` computes, in numpy: the same initialisation, full-batch gradient
-    descent on the mean squared error of the first output. Returns the trained parameters."""
+def _forward(layers, x):
+    activations = [x]
+    for index, (W, b) in enumerate(layers):
+        z = activations[-1] @ W + b
+        activations.append(np.tanh(z) if index < len(layers) - 1 else z)
+    return activations
+
+
+def _loss(layers, x, y) -> float:
+    return float(np.mean((_forward(layers, x)[-1][:, 0] - y) ** 2))
+
+
+def _gradients(layers, x, y, scale: float):
+    """d/d(parameters) of scale * sum_i (score_i - y_i)^2 over the rows of x."""
+    activations = _forward(layers, x)
+    upstream = np.zeros_like(activations[-1])
+    upstream[:, 0] = 2 * scale * (activations[-1][:, 0] - y)
+    grads = []
+    for index in reversed(range(len(layers))):
+        W, _ = layers[index]
+        if index < len(layers) - 1:
+            upstream = upstream * (1 - activations[index + 1] ** 2)
+        grads.append((activations[index].T @ upstream, upstream.sum(axis=0)))
+        upstream = upstream @ W.T
+    grads.reverse()
+    return grads
+
+
+MISTAKES = ("never_zeroed", "plus", "per_point_sum", "per_point_mean", "last_layer_only")
+
+
+def train_replay(
+    xs, ys, nouts: list[int], steps: int, learning_rate: float, seed: int, mistake: str = ""
+) -> tuple[list[float], list[float]]:
+    """What `train` computes, in numpy: the notebook's initialisation, then full-batch gradient
+    descent on the mean squared error of the first output; or the same with one known `mistake`
+    (see MISTAKES). Returns (the trained parameters in parameters() order, the full-batch loss at
+    the parameters before each step and after the last: steps + 1 floats)."""
     sizes = [len(xs[0]), *nouts]
     layers = _unflatten(init_parameters(len(xs[0]), list(nouts), seed), sizes)
     x, y = np.array(xs, dtype=float), np.array(ys, dtype=float)
+    losses, accumulated = [], None
     for _ in range(steps):
-        activations = [x]
-        for index, (W, b) in enumerate(layers):
-            z = activations[-1] @ W + b
-            activations.append(np.tanh(z) if index < len(layers) - 1 else z)
-        upstream = np.zeros_like(activations[-1])
-        upstream[:, 0] = 2 * (activations[-1][:, 0] - y) / len(y)
-        grads = []
-        for index in reversed(range(len(layers))):
-            W, _ = layers[index]
-            if index < len(layers) - 1:
-                upstream = upstream * (1 - activations[index + 1] ** 2)
-            grads.append((activations[index].T @ upstream, upstream.sum(axis=0)))
-            upstream = upstream @ W.T
-        grads.reverse()
-        layers = [(W - learning_rate * dW, b - learning_rate * db) for (W, b), (dW, db) in zip(layers, grads)]
-    return _flatten(layers)
+        losses.append(_loss(layers, x, y))
+        if mistake.startswith("per_point"):
+            scale = 1.0 / len(y) if mistake == "per_point_mean" else 1.0
+            for i in range(len(y)):
+                grads = _gradients(layers, x[i : i + 1], y[i : i + 1], scale)
+                layers = [(W - learning_rate * dW, b - learning_rate * db) for (W, b), (dW, db) in zip(layers, grads)]
+            continue
+        grads = _gradients(layers, x, y, 1.0 / len(y))
+        if mistake == "never_zeroed":
+            if accumulated is not None:
+                grads = [(dW + aW, db + ab) for (dW, db), (aW, ab) in zip(grads, accumulated)]
+            accumulated = grads
+        sign = 1.0 if mistake == "plus" else -1.0
+        updated = [
+            (W + sign * learning_rate * dW, b + sign * learning_rate * db) for (W, b), (dW, db) in zip(layers, grads)
+        ]
+        layers = [*layers[:-1], updated[-1]] if mistake == "last_layer_only" else updated
+    losses.append(_loss(layers, x, y))
+    return _flatten(layers), losses
+
+
+def train_reference(xs, ys, nouts: list[int], steps: int, learning_rate: float, seed: int) -> list[float]:
+    """What a correct `train` computes: the trained parameters (see train_replay)."""
+    return train_replay(xs, ys, nouts, steps, learning_rate, seed)[0]
+
+
+def mlp_forward_variant(values, nin, nouts, x, hidden="tanh", last="linear", bias=True) -> list[float]:
+    """mlp_forward with a known mistake: another hidden nonlinearity, tanh on the last layer, no bias."""
+    functions = {"tanh": math.tanh, "relu": lambda v: max(v, 0.0), "linear": lambda v: v}
+    position, inputs = 0, list(x)
+    for layer, nout in enumerate(nouts):
+        outputs = []
+        for _ in range(nout):
+            weights = values[position : position + len(inputs)]
+            b = values[position + len(inputs)] if bias else 0.0
+            position += len(inputs) + 1
+            total = sum(w * v for w, v in zip(weights, inputs)) + b
+            outputs.append(functions[hidden if layer < len(nouts) - 1 else last](total))
+        inputs = outputs
+    return inputs
+
+
+def init_candidates(nin: int, nouts: list[int], seed: int) -> dict[str, list[float]]:
+    """Initialisations a student might write instead of the notebook's, each replayed, by what
+    went wrong."""
+    sizes = [nin, *nouts]
+    candidates = {}
+
+    def neurons(make_rng_for_layer, make_rng_for_neuron=None, bias_first=False):
+        values, rng = [], random.Random(seed)
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            layer_rng = make_rng_for_layer(rng)
+            for _ in range(fan_out):
+                neuron_rng = make_rng_for_neuron() if make_rng_for_neuron else layer_rng
+                weights = [neuron_rng.uniform(-1, 1) for _ in range(fan_in)]
+                values += [0.0, *weights] if bias_first else [*weights, 0.0]
+        return values
+
+    candidates["Layer does not hand its rng to its neurons: each neuron makes its own random.Random(0)"] = neurons(
+        lambda rng: rng, lambda: random.Random(0)
+    )
+    candidates["each Layer starts its own random.Random(seed) instead of using the MLP's one rng"] = neurons(
+        lambda rng: random.Random(seed)
+    )
+    candidates["parameters() lists each neuron's bias before its weights (the notebook: weights, then bias)"] = neurons(
+        lambda rng: rng, bias_first=True
+    )
+    return candidates

@@ -6,9 +6,28 @@ name = "neuron_mlp"
 points = 2
 
 @test_case(points=None, hidden=False)
-def test_mlp_parameters(MLP, np):
+def test_mlp_parameters_and_output(MLP):
+    from nn_checks import CheckFailed
     model = MLP(3, [4, 4, 1])
-    assert len(model.parameters()) == 41, f'MLP(3, [4, 4, 1]) has 41 parameters, got {len(model.parameters())}'
+    count = len(model.parameters())
+    if count != 41:
+        raise CheckFailed(f'MLP(3, [4, 4, 1]).parameters() has {count} items, expected 41 (every neuron: its weights and its bias).')
     out = model([1.0, -2.0, 0.5])
-    assert isinstance(out, list) and len(out) == 1, 'an MLP returns the list of its outputs'
+    if not isinstance(out, list) or len(out) != 1:
+        raise CheckFailed(f"MLP(3, [4, 4, 1])([1.0, -2.0, 0.5]) returned a {type(out).__name__}, expected a list of 1 Value: calling an MLP returns the list of the last layer's outputs, even when there is one (the notebook).")
+
+@test_case(points=None, hidden=False)
+def test_mlp_initialisation(MLP):
+    import random
+    from nn_checks import CheckFailed
+    rng, expected = (random.Random(0), [])
+    for fan_in, fan_out in ((2, 3), (3, 1)):
+        for _ in range(fan_out):
+            expected += [rng.uniform(-1, 1) for _ in range(fan_in)] + [0.0]
+    actual = [p.data for p in MLP(2, [3, 1], seed=0).parameters()]
+    if len(actual) != len(expected):
+        raise CheckFailed(f'MLP(2, [3, 1]).parameters() has {len(actual)} items, expected {len(expected)}.')
+    for k, (a, e) in enumerate(zip(actual, expected)):
+        if abs(a - e) > 1e-12:
+            raise CheckFailed(f"MLP(2, [3, 1], seed=0).parameters(): parameter {k} is {a:.6g}, expected {e:.6g}. The notebook's initialisation: MLP makes one random.Random(seed) and hands it to each Layer, which hands it to each Neuron in turn; each neuron draws its nin weights with rng.uniform(-1, 1), in order; every bias is 0.")
 

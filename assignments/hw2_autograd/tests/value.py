@@ -6,31 +6,86 @@ name = "value"
 points = 4
 
 @test_case(points=None, hidden=False)
-def test_value_lecture_example(Value, np):
+def test_value_lecture_example(Value):
+    from nn_checks import CheckFailed, expect_number
     x, y, z = (Value(-2.0), Value(5.0), Value(-4.0))
     f = (x + y) * z
     f.backward()
-    assert np.isclose(f.data, -12.0), f'f.data is {f.data}, expected -12'
-    assert np.allclose([x.grad, y.grad, z.grad], [-4.0, -4.0, 3.0]), f'grads are {[x.grad, y.grad, z.grad]}'
+    expect_number(f.data, -12.0, 'Value: data of ((a + b) * c)')
+    for name, node, expected in (('a', x, -4.0), ('b', y, -4.0), ('c', z, 3.0)):
+        expect_number(node.grad, expected, f'Value: d/d{name} of ((a + b) * c) at a = -2, b = 5, c = -4')
+    x.data, y.data, z.data = (1.0, 2.0, 3.0)
+    for name, node, expected in (('a', x, -4.0), ('b', y, -4.0), ('c', z, 3.0)):
+        if node.grad != expected:
+            raise CheckFailed(f"Value: after ((a + b) * c).backward(), changing the leaves' data changed {name}.grad from {expected:g} to {node.grad:.6g}. grad must be the number backward() stored by backpropagation, not computed when it is read.")
+    x.grad = 0.0
+    if x.grad != 0.0:
+        raise CheckFailed(f'Value: a.grad = 0.0 left a.grad at {x.grad!r}: grad must be a plain attribute.')
 
 @test_case(points=None, hidden=False)
-def test_value_ops(Value, np):
-    a = Value(1.5)
-    b = (2 * a - 1) / (a ** 2 + 1) + a.exp().log() + a.tanh() * a.relu() + (1 - a.sigmoid())
-    b.backward()
-    expected = (2 * 1.5 - 1) / (1.5 ** 2 + 1) + 1.5 + np.tanh(1.5) * 1.5 + (1 - 1 / (1 + np.exp(-1.5)))
-    assert np.isclose(b.data, expected), f'b.data is {b.data}, expected {expected}'
-    h = 1e-06
+def test_value_operations(Value):
+    import math
+    from nn_checks import expect_number
 
     def f(v):
-        return (2 * v - 1) / (v ** 2 + 1) + v + np.tanh(v) * v + (1 - 1 / (1 + np.exp(-v)))
-    numeric = (f(1.5 + h) - f(1.5 - h)) / (2 * h)
-    assert np.isclose(a.grad, numeric, rtol=1e-05), f'a.grad is {a.grad}, expected {numeric}'
+        return (2 * v - 1) / (v ** 2 + 1) + v.exp().log() + v.tanh() * v.relu() + (1 - v.sigmoid()) - -v * 0.5
+    a = Value(1.5)
+    b = f(a)
+    b.backward()
+
+    def plain(v):
+        return (2 * v - 1) / (v ** 2 + 1) + v + math.tanh(v) * v + (1 - 1 / (1 + math.exp(-v))) + v * 0.5
+    expression = '(2a - 1) / (a**2 + 1) + a.exp().log() + a.tanh() * a.relu() + (1 - a.sigmoid()) - (-a) * 0.5'
+    expect_number(b.data, plain(1.5), f'Value: data of {expression} at a = 1.5')
+    numeric = (plain(1.5 + 1e-06) - plain(1.5 - 1e-06)) / 2e-06
+    expect_number(a.grad, numeric, f'Value: d/da of {expression} at a = 1.5')
 
 @test_case(points=None, hidden=False)
-def test_value_shared_node(Value, np):
+def test_value_shared_node_and_relu_at_zero(Value):
+    from nn_checks import expect_number
     x = Value(3.0)
     y = x * x + x
     y.backward()
-    assert np.isclose(x.grad, 7.0), f'd(x*x + x)/dx at 3 is 7, got {x.grad}: gradients must accumulate (+=)'
+    expect_number(x.grad, 7.0, 'Value: d/da of ((a * a) + a) at a = 3', 'A node used twice collects gradient from both uses (+=).')
+    z = Value(0.0)
+    z.relu().backward()
+    expect_number(z.grad, 0.0, 'Value: d/da of a.relu() at a = 0', "relu's derivative is 1 only where the input is > 0.")
+
+@test_case(points=None, hidden=False)
+def test_value_large_inputs(Value):
+    import math
+    from nn_checks import CheckFailed, expect_number
+    for op in ('tanh', 'sigmoid'):
+        for x in (1000.0, -1000.0):
+            a = Value(x)
+            try:
+                out = getattr(a, op)()
+                out.backward()
+            except OverflowError as error:
+                raise CheckFailed(f'Value: a.{op}() at a = {x:g} raised OverflowError ({error}). The notebook asks for finite values and gradients for inputs as large as +-1000: an exp of a large positive number overflows.') from None
+            expected = (1.0 if x > 0 else -1.0) if op == 'tanh' else 1.0 if x > 0 else 0.0
+            expect_number(out.data, expected, f'Value: data of a.{op}() at a = {x:g}', 'It must be finite for inputs as large as +-1000.')
+            expect_number(a.grad, 0.0, f'Value: d/da of a.{op}() at a = {x:g}', 'It must be finite for inputs as large as +-1000.')
+
+@test_case(points=None, hidden=False)
+def test_value_deep_chain_without_recursion(Value):
+    import sys
+    from nn_checks import CheckFailed, expect_number
+    x = Value(0.5)
+    y = x
+    for _ in range(2500):
+        y = y * 1.0001 + 0.0
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        try:
+            y.backward()
+        except RecursionError as error:
+            raise CheckFailed(f'Value: backward() on a chain of 5,000 operations raised RecursionError ({error}). Build the topological order with a loop and an explicit stack, not recursion.') from None
+        changed = sys.getrecursionlimit() != 1000
+    finally:
+        sys.setrecursionlimit(saved)
+    if changed:
+        raise CheckFailed("Value: backward() changed Python's recursion limit (sys.setrecursionlimit); the autograder checks it under the default limit: build the topological order without recursion.")
+    expect_number(x.grad, 1.0001 ** 2500, 'Value: grad of the first node of the chain')
 
