@@ -242,10 +242,13 @@ def directional_check(
     return actual
 
 
-def expect_unchanged(before: dict[str, np.ndarray], after: list, function: str) -> None:
+def expect_unchanged(before: dict[str, np.ndarray], after: list, function: str, by: str = "") -> None:
     """The arguments as they were sent (`before`, name -> array) must equal them after the call:
     same type, shape, dtype and values (a function that writes into an input and then reshapes or
-    replaces it has still changed the caller's array)."""
+    replaces it has still changed the caller's array).
+
+    by: the function that ran after `function` and changed its inputs through the cache (a backward
+    that writes into the forward's x, which the cache holds by reference)."""
     for (name, original), now in zip(before.items(), after):
         if not isinstance(original, np.ndarray):
             continue
@@ -257,6 +260,12 @@ def expect_unchanged(before: dict[str, np.ndarray], after: list, function: str) 
         elif not np.array_equal(now, original, equal_nan=original.dtype.kind == "f"):
             index = tuple(int(i) for i in np.argwhere(now != original)[0])
             changed = f"at index {index}: it was {original[index]:.6g}, now {now[index]:.6g}"
+        if changed and by:
+            raise CheckFailed(
+                f"{by} modified the input {name} of {function} ({changed}, after {function} and then {by} ran). "
+                f"The cache holds {function}'s {name} itself, not a copy: writing into it (x[x < 0] = 0) changes "
+                "the caller's array. Build a new array in the backward instead."
+            )
         if changed:
             raise CheckFailed(
                 f"{function} modified its input {name} ({changed}). Work on a copy (np.copy, or build a new "
@@ -294,3 +303,135 @@ def expect_number(value: Any, expected: float, what: str, hint: str = "", rtol: 
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of rows whose highest score is the label. scores (N, C), labels (N,) ints."""
     return float(np.mean(np.argmax(scores, axis=1) == labels))
+
+
+# ------------------------------------------------------------------------------------------ speed
+BACKWARD_SECONDS_CAP = 10.0  # no backward needs more than this at the sizes the checks use
+FINITE_DIFFERENCE_SHARE = 0.1  # a backward may take at most this share of a finite-difference pass
+
+
+def best_seconds(function: Callable[[], Any], repeat: int = 5) -> float:
+    """The fastest of `repeat` timed calls of function() (the least disturbed by other work)."""
+    import time
+
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def finite_difference_seconds(forward: Callable[..., Any], inputs: tuple, upstream: np.ndarray) -> float:
+    """About how long finite differences of `forward` take for the gradients of all `inputs`: two
+    evaluations of sum(forward(*inputs) * upstream) per input element, timed on this machine now."""
+    seconds = best_seconds(lambda: float(np.sum(forward(*inputs) * upstream)))
+    return 2 * sum(int(np.size(a)) for a in inputs) * seconds
+
+
+def backward_seconds_bound(finite_difference: float) -> float:
+    """The time a backward may take: a tenth of a finite-difference pass, at most 10 s."""
+    return min(FINITE_DIFFERENCE_SHARE * finite_difference, BACKWARD_SECONDS_CAP)
+
+
+def expect_fast_backward(
+    function: str, sizes: str, seconds: float, finite_difference: float, chain_rule: float | None = None
+) -> None:
+    """A backward must take less than `backward_seconds_bound(finite_difference)`: backpropagation
+    costs about as much as the forward, finite differences cost two forwards per input element.
+    sizes: what it was called on ("x of shape (200, 500)"); chain_rule: the seconds a chain-rule
+    backward took on the same machine, when the caller measured one."""
+    bound = backward_seconds_bound(finite_difference)
+    if seconds <= bound:
+        return
+    compared = f"a chain-rule backward took {chain_rule:.2g} s and " if chain_rule is not None else ""
+    raise CheckFailed(
+        f"{function} took {seconds:.3g} s for {sizes}; {compared}finite differences would take about "
+        f"{finite_difference:.3g} s on this machine just now. A backward must stay under {bound:.3g} s "
+        f"(a tenth of the finite-difference time, at most {BACKWARD_SECONDS_CAP:g} s): compute the gradient "
+        "with the chain rule; a backward made of finite differences of the forward earns no backward points."
+    )
+
+
+# --------------------------------------------------------------------- hints for hw1's layers
+# Wrong answers with a known cause: if a student's output equals one of these, the message names
+# the cause. They are built from the inputs and from definitions the notebook states.
+LINEAR_SHAPE_HINTS = {
+    "dx": "dx has the shape of x, (N, D): dout @ W.T.",
+    "dW": "The gradient has the shape of its variable: dW is (D, M) like W. A transposed dW?",
+    "db": "db has the shape of b, (M,): sum dout over the batch axis.",
+}
+
+
+def relu_hints(x: np.ndarray, dout: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "It ignores the upstream gradient dout: multiply the local gradient by dout.": (x > 0).astype(float),
+        "It multiplies by x; the local gradient of ReLU is 1 where x > 0, else 0.": dout * x * (x > 0),
+        "It passes dout where x < 0 instead of where x > 0.": dout * (x < 0),
+    }
+
+
+def sigmoid_hints(x: np.ndarray, dout: np.ndarray, s: np.ndarray) -> dict[str, np.ndarray]:
+    """s: the sigmoid of x."""
+    return {
+        "It ignores the upstream gradient dout.": s * (1 - s),
+        "The local gradient is s * (1 - s); the (1 - s) factor is missing.": dout * s,
+        "It uses the input x where the sigmoid output s belongs: s * (1 - s).": dout * x * (1 - x),
+    }
+
+
+def mse_gradient_hints(pred: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    diff = pred - y
+    return {
+        f"It is missing the 1/K of the mean (K = {pred.size} elements).": 2 * diff,
+        "It divides by the number of rows only: divide by the number of elements, N * M.": 2 * diff / len(diff),
+    }
+
+
+def softmax_gradient_hints(scores: np.ndarray, probabilities: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """probabilities: softmax of each row of scores."""
+    n = len(y)
+    by_column = np.exp(scores - scores.max(axis=0)) / np.exp(scores - scores.max(axis=0)).sum(axis=0)
+    return {
+        "It is missing the one-hot subtraction: dscores = (softmax - one_hot(y)) / N.": probabilities / n,
+        "It normalises softmax along the wrong axis (over the batch instead of over the classes).": (
+            by_column - np.eye(scores.shape[1])[y]
+        )
+        / n,
+    }
+
+
+def expect_stable_softmax(
+    call: Callable[[np.ndarray, np.ndarray], tuple],
+    scores: np.ndarray,
+    y: np.ndarray,
+    expected_loss: float,
+    expected_dscores: np.ndarray,
+    function: str = "softmax_cross_entropy",
+) -> None:
+    """Large scores (around +-1000) must give a finite, right loss and dscores. call(scores, y) ->
+    (loss, dscores). On failure the message says what was observed; it tells the student to
+    subtract each row's maximum only when that is the cause: the same scores shifted near 0
+    (which changes neither the loss nor dscores) give the right answer."""
+
+    def problem(values: np.ndarray) -> str:
+        try:
+            loss, dscores = call(values, y)
+            expect_scalar(loss, function, "loss")
+            expect_close(np.array(float(loss)), np.array(expected_loss), function, "loss")
+            expect_gradient(dscores, expected_dscores, function, "dscores")
+        except CheckFailed as failure:
+            return str(failure)
+        return ""
+
+    found = problem(scores)
+    if not found:
+        return
+    shifted = scores - np.round(scores.mean(axis=1, keepdims=True))
+    if not problem(shifted):
+        found += (
+            f" The same scores shifted near 0 (each row minus a constant, which changes neither the loss "
+            f"nor dscores) give the right answer, so {function} is not stable for scores around +-1000: "
+            "np.exp overflows to inf or underflows to 0 there. Subtract each row's maximum before exp."
+        )
+    raise CheckFailed(found)

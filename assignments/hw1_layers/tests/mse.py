@@ -7,13 +7,16 @@ points = 2
 
 @test_case(points=None, hidden=False)
 def test_mse(mse_loss, np):
+    from nn_checks import expect_close, expect_gradient, expect_scalar, expect_tuple, expect_unchanged, mse_gradient_hints
     pred = np.array([[1.0, 2.0], [3.0, 4.0]])
     y = np.array([[1.5, 2.0], [2.0, 5.0]])
-    result = mse_loss(pred, y)
-    assert isinstance(result, tuple) and len(result) == 2, 'mse_loss must return (loss, dpred)'
-    loss, dpred = result
-    assert np.ndim(loss) == 0, 'loss must be a single number'
-    assert np.isclose(loss, 0.5625), f'loss is {loss}, expected 0.5625 (the mean of the squared errors)'
-    assert np.shape(dpred) == pred.shape, f'dpred has shape {np.shape(dpred)}, expected {pred.shape}'
-    assert np.allclose(dpred, [[-0.25, 0.0], [0.5, -0.5]]), f'dpred is {dpred}'
+    before = {'pred': pred.copy(), 'y': y.copy()}
+    loss, dpred = expect_tuple(mse_loss(pred, y), 2, 'mse_loss', 'loss, dpred')
+    expect_unchanged(before, [pred, y], 'mse_loss')
+    loss = expect_scalar(loss, 'mse_loss', 'loss')
+    hints = {'It is the sum; the loss is the mean over all elements.': np.array(0.5625 * 4), "It has an extra 1/2: this homework's loss is the plain mean of squared errors.": np.array(0.5625 / 2)}
+    expect_close(np.array(loss), np.array(0.5625), 'mse_loss', 'loss', hints=hints)
+    hints = mse_gradient_hints(before['pred'], before['y'])
+    expected = [[-0.25, 0.0], [0.5, -0.5]]
+    expect_gradient(dpred, expected, 'mse_loss', 'dpred', hints=hints, batch_size=4, shape_hint='dpred has the shape of pred.')
 

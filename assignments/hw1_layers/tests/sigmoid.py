@@ -6,15 +6,28 @@ name = "sigmoid"
 points = 2
 
 @test_case(points=None, hidden=False)
-def test_sigmoid(sigmoid_forward, sigmoid_backward, numerical_gradient, np):
+def test_sigmoid(sigmoid_forward, sigmoid_backward, np):
+    from nn_checks import expect_close, expect_gradient, expect_tuple, expect_unchanged, sigmoid_hints
+    from nn_checks import numerical_gradient as numeric
     x = np.array([[0.0, 2.0, -1.0], [0.5, -3.0, 1.0]])
-    result = sigmoid_forward(x)
-    assert isinstance(result, tuple) and len(result) == 2, 'sigmoid_forward must return (out, cache)'
-    out, cache = result
-    assert np.allclose(out[0, 0], 0.5), 'sigmoid(0) must be 0.5'
-    assert np.allclose(out, 1 / (1 + np.exp(-x))), f'sigmoid_forward gave {out}'
+    x_before = x.copy()
+    out, cache = expect_tuple(sigmoid_forward(x), 2, 'sigmoid_forward', 'out, cache')
+    expect_unchanged({'x': x_before}, [x], 'sigmoid_forward')
+    s = 1 / (1 + np.exp(-x_before))
+    expect_close(out, s, 'sigmoid_forward', 'out')
     dout = np.array([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]])
+    dout_before = dout.copy()
     dx = sigmoid_backward(dout, cache)
-    assert np.shape(dx) == x.shape, f'dx has shape {np.shape(dx)}, expected {x.shape}'
-    assert np.allclose(dx, numerical_gradient(lambda v: sigmoid_forward(v)[0], x.copy(), dout)), 'sigmoid_backward is wrong'
+    expect_unchanged({'dout': dout_before}, [dout], 'sigmoid_backward')
+    expect_unchanged({'x': x_before}, [x], 'sigmoid_forward', by='sigmoid_backward')
+    expected = numeric(lambda v: 1 / (1 + np.exp(-v)), x_before.copy(), dout_before)
+    hints = sigmoid_hints(x_before, dout_before, s)
+    expect_gradient(dx, expected, 'sigmoid_backward', 'dx', hints=hints, shape_hint='dx has the shape of x.')
+
+@test_case(points=None, hidden=False)
+def test_sigmoid_large_inputs(sigmoid_forward, np):
+    from nn_checks import expect_close, expect_tuple
+    x = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]])
+    out, _ = expect_tuple(sigmoid_forward(x), 2, 'sigmoid_forward', 'out, cache')
+    expect_close(out, [[0.0, 1.9287498479639178e-22, 0.5, 1.0, 1.0]], 'sigmoid_forward', 'out')
 
