@@ -432,6 +432,6 @@ def expect_stable_softmax(
         found += (
             f" The same scores shifted near 0 (each row minus a constant, which changes neither the loss "
             f"nor dscores) give the right answer, so {function} is not stable for scores around +-1000: "
-            "np.exp overflows to inf or underflows to 0 there. Subtract each row's maximum before exp."
+            "np.exp overflows to inf or underflows to 0 there: subtract each row's maximum before exp."
         )
     raise CheckFailed(found)

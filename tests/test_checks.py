@@ -91,3 +91,44 @@ def test_scalars_tuples_ints_and_unchanged_inputs():
         expect_int(12.5, "f", 13, "count")
     with pytest.raises(CheckFailed, match="modified its input x"):
         expect_unchanged({"x": np.array([1.0, -1.0])}, [np.array([1.0, 0.0])], "relu_forward")
+
+
+def test_unchanged_after_the_backward_names_the_cache():
+    with pytest.raises(CheckFailed, match="relu_backward modified the input x of relu_forward.*cache"):
+        expect_unchanged({"x": np.array([1.0, -1.0])}, [np.array([1.0, 0.0])], "relu_forward", by="relu_backward")
+    with pytest.raises(CheckFailed, match=r"shape \(2, 2\), now .*shape \(4,\)"):
+        expect_unchanged({"pred": np.ones((2, 2))}, [np.ones(4)], "mse_loss")
+
+
+def test_speed_judged_against_finite_differences():
+    from autograder.checks import BACKWARD_SECONDS_CAP, backward_seconds_bound, expect_fast_backward
+
+    assert backward_seconds_bound(40.0) == 4.0
+    assert backward_seconds_bound(1e4) == BACKWARD_SECONDS_CAP
+    expect_fast_backward("relu_backward", "x of shape (200, 500)", 3.9, 40.0, 0.002)
+    with pytest.raises(CheckFailed) as failure:
+        expect_fast_backward("relu_backward", "x of shape (200, 500)", 12.3, 40.0, 0.002)
+    message = str(failure.value)
+    assert "relu_backward took 12.3 s for x of shape (200, 500)" in message
+    assert "a chain-rule backward took 0.002 s" in message and "about 40 s" in message and "under 4 s" in message
+
+
+def test_stable_softmax_hint_only_when_shifting_fixes_it():
+    from autograder.checks import expect_stable_softmax
+
+    small = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+    y = np.array([2, 0])
+    p = np.exp(small) / np.exp(small).sum(axis=1, keepdims=True)
+    loss, dscores = -np.mean(np.log(p[np.arange(2), y])), (p - np.eye(3)[y]) / 2
+
+    def naive(scores, labels):
+        with np.errstate(all="ignore"):
+            q = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+            return -np.mean(np.log(q[np.arange(2), labels])), (q - np.eye(3)[labels]) / 2
+
+    expect_stable_softmax(naive, small, y, loss, dscores)  # fine near 0
+    with pytest.raises(CheckFailed, match="subtract each row's maximum"):
+        expect_stable_softmax(naive, small + 1000, y, loss, dscores)
+    with pytest.raises(CheckFailed) as failure:  # wrong everywhere: no stability hint
+        expect_stable_softmax(lambda s, labels: (2 * loss, dscores), small + 1000, y, loss, dscores)
+    assert "maximum" not in str(failure.value)

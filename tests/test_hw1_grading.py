@@ -92,3 +92,56 @@ def test_question_graded_at_its_check_cell(hw1, grade, tmp_path):
     )
     totals = scores_by_question(grade(notebook))
     assert totals["relu"] == (2, 2)
+
+
+def _catalogue_entry(hw1_assignment, name):
+    return next(change for change in load_catalogue(hw1_assignment) if change.name == name)
+
+
+def _grade_entry(hw1_assignment, hw1, grade, tmp_path, name):
+    change = _catalogue_entry(hw1_assignment, name)
+    return grade(write_variant(hw1.solution, tmp_path / "hw1_layers.ipynb", change.replace, change.insert))
+
+
+def test_backward_writing_into_its_cache_loses_the_inputs_point(hw1_assignment, hw1, grade, tmp_path):
+    """CS231n's relu_backward (x = cache; x[x < 0] = 0; ...) changes the caller's x after the backward."""
+    name = "relu: backward writes into its cache (CS231n: x[x < 0] = 0; x[x > 0] = 1; dx = x * dout)"
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
+    relu = {t["name"]: t for t in document["tests"] if t["tags"][0] == "relu"}
+    assert relu["relu: forward and backward leave their inputs unchanged"]["score"] == 0
+    assert sum(t["score"] for t in relu.values()) == 2 - 0.25  # its values are right: only that point
+    assert "relu_backward modified the input x of relu_forward" in feedback_for(document, "relu")
+
+
+def test_size_switch_finite_differences_get_no_backward_points(hw1_assignment, hw1, grade, tmp_path):
+    name = "linear: finite-difference backward with a size switch (zeros when x.size > 5000)"
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
+    linear = {t["name"]: t["score"] for t in document["tests"] if t["tags"][0] == "linear"}
+    backward = [n for n in linear if "backward" in n.split(": ", 1)[1] and "unchanged" not in n]
+    assert len(backward) == 4 and all(linear[n] == 0 for n in backward), linear
+    assert "right at every size" in feedback_for(document, "linear")
+    assert scores_by_question(document)["relu"] == (2, 2)
+
+
+def test_triple_loop_backward_keeps_full_marks(hw1_assignment, hw1, grade, tmp_path):
+    name = "linear: plain-Python triple-loop backward (slow but a real backward)"
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
+    assert document["score"] == 20, feedback_for(document, "linear")
+
+
+def test_training_feedback_names_the_broken_layer_not_the_update(hw1_assignment, hw1, grade, tmp_path):
+    name = "training: relu_backward ignores dout, seen from training"
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
+    score, maximum = scores_by_question(document)["training"]
+    assert score < maximum
+    feedback = feedback_for(document, "training")
+    assert "two_layer_net_loss uses your relu_backward, which fails its own checks" in feedback
+    assert "fix relu first" in feedback
+    assert "minus, not plus" not in feedback and "really updated" not in feedback
+
+
+def test_update_sign_hint_only_after_the_gradients_are_verified(hw1_assignment, hw1, grade, tmp_path):
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, "training: update sign flipped")
+    feedback = feedback_for(document, "training")
+    assert "gradients are right" in feedback and "minus, not plus" in feedback
+    assert "really updated" not in feedback
