@@ -316,7 +316,8 @@ def test_value_large_inputs(student):
                 if not ("Overflow" in text or " nan" in text or " inf" in text):
                     raise
                 raise CheckFailed(
-                    f"{text} The notebook asks for finite values and gradients for inputs as large as +-1000: this "
+                    f"a.{op}() at a = {x:g}: {text} The notebook asks for finite values and gradients for inputs "
+                    "as large as +-1000: this "
                     "overflowed; an exp of a large positive number does (math.tanh does not; exp(-|x|) never overflows)."
                 ) from None
 
@@ -637,7 +638,11 @@ def _diagnosis(student, xs, ys, nouts, learning_rate, seed) -> str:
 def check_training(student, xs, ys, nouts, steps, learning_rate, seed, data: str) -> None:
     """train follows full-batch gradient descent from the notebook's initialisation, step by step:
     its loss_history and its returned parameters match the grader's numpy replay."""
-    values, losses = _train(student, xs, ys, nouts, steps, learning_rate, seed)
+    try:
+        values, losses = _train(student, xs, ys, nouts, steps, learning_rate, seed)
+    except CheckFailed as failure:
+        dependency = _dependencies(student, len(xs[0]), list(nouts), seed)
+        raise CheckFailed(f"{dependency} {failure}" if dependency else str(failure)) from None
     right_values, right_losses = ref.train_replay(xs, ys, list(nouts), steps, learning_rate, seed)
     if all_match(values, right_values, TRAJECTORY_RTOL) and all_match(losses, right_losses[:steps], TRAJECTORY_RTOL):
         return

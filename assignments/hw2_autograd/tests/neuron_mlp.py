@@ -31,3 +31,16 @@ def test_mlp_initialisation(MLP):
         if abs(a - e) > 1e-12:
             raise CheckFailed(f"MLP(2, [3, 1], seed=0).parameters(): parameter {k} is {a:.6g}, expected {e:.6g}. The notebook's initialisation: MLP makes one random.Random(seed) and hands it to each Layer, which hands it to each Neuron in turn; each neuron draws its nin weights with rng.uniform(-1, 1), in order; every bias is 0.")
 
+@test_case(points=None, hidden=False)
+def test_mlp_forward(MLP):
+    import math
+    from nn_checks import expect_number
+    model = MLP(2, [2, 1])
+    values = [0.5, -1.0, 0.25, 0.75, 0.5, -0.5, 1.5, -2.0, 0.3]
+    for p, v in zip(model.parameters(), values):
+        p.data = v
+    x = [0.8, -0.4]
+    hidden = [math.tanh(values[3 * j] * x[0] + values[3 * j + 1] * x[1] + values[3 * j + 2]) for j in range(2)]
+    expected = values[6] * hidden[0] + values[7] * hidden[1] + values[8]
+    expect_number(model(x)[0].data, expected, 'MLP output 0', '(MLP(2, [2, 1]) with these parameter values, in parameters() order: tanh in every layer but the last).')
+

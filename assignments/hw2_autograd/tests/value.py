@@ -28,25 +28,35 @@ def test_value_operations(Value):
     from nn_checks import expect_number
 
     def f(v):
-        return (2 * v - 1) / (v ** 2 + 1) + v.exp().log() + v.tanh() * v.relu() + (1 - v.sigmoid()) - -v * 0.5
+        return (2 * v - 1) / (v ** 2 + 1) + v.exp().log() + v.tanh() * v.relu() + (1 - v.sigmoid()) - -v * 0.5 + 3 / (1 + v)
     a = Value(1.5)
     b = f(a)
     b.backward()
 
     def plain(v):
-        return (2 * v - 1) / (v ** 2 + 1) + v + math.tanh(v) * v + (1 - 1 / (1 + math.exp(-v))) + v * 0.5
-    expression = '(2a - 1) / (a**2 + 1) + a.exp().log() + a.tanh() * a.relu() + (1 - a.sigmoid()) - (-a) * 0.5'
+        return (2 * v - 1) / (v ** 2 + 1) + v + math.tanh(v) * v + (1 - 1 / (1 + math.exp(-v))) + v * 0.5 + 3 / (1 + v)
+    expression = '(2a - 1) / (a**2 + 1) + a.exp().log() + a.tanh() * a.relu() + (1 - a.sigmoid()) - (-a) * 0.5 + 3 / (1 + a)'
     expect_number(b.data, plain(1.5), f'Value: data of {expression} at a = 1.5')
     numeric = (plain(1.5 + 1e-06) - plain(1.5 - 1e-06)) / 2e-06
     expect_number(a.grad, numeric, f'Value: d/da of {expression} at a = 1.5')
 
 @test_case(points=None, hidden=False)
 def test_value_shared_node_and_relu_at_zero(Value):
+    import math
     from nn_checks import expect_number
     x = Value(3.0)
     y = x * x + x
     y.backward()
     expect_number(x.grad, 7.0, 'Value: d/da of ((a * a) + a) at a = 3', 'A node used twice collects gradient from both uses (+=).')
+    b = Value(2.0)
+    ((b + 1.0) * (b + 2.0)).backward()
+    expect_number(b.grad, 7.0, 'Value: d/da of ((a + 1.0) * (a + 2.0)) at a = 2', 'Each use adds its gradient (+=), in every operation.')
+    a = Value(0.7)
+    t = a.tanh()
+    out = (t * 2.0 + t.exp()) * t
+    out.backward()
+    tanh, dt = (math.tanh(0.7), 1 - math.tanh(0.7) ** 2)
+    expect_number(a.grad, (4 * tanh + math.exp(tanh) * tanh + math.exp(tanh)) * dt, 'Value: d/da of a diamond-shaped graph ((t * 2 + t.exp()) * t with t = a.tanh()) at a = 0.7', "Each node's _backward runs once, after every node that uses it (reverse topological order).")
     z = Value(0.0)
     z.relu().backward()
     expect_number(z.grad, 0.0, 'Value: d/da of a.relu() at a = 0', "relu's derivative is 1 only where the input is > 0.")
