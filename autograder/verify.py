@@ -63,6 +63,7 @@ class Change:
     hidden_only: str = ""  # why `otter check` cannot see this bug, when it cannot
 
 
+SEEDS_PER_RUN = 10
 KINDS = ("shapes", "values", "gradients", "stability", "inputs", "speed", "training", "recursion")
 
 
@@ -135,6 +136,7 @@ def public_check(release: Path, notebook: Path, workdir: Path) -> dict[str, str]
     completed = subprocess.run(
         [sys.executable, "-m", "otter", "check", target.name],
         cwd=folder,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
         text=True,
         timeout=600,
@@ -249,8 +251,9 @@ def verify_assignment(assignment: Assignment, seeds: int, jobs: int, workdir: Pa
         document = grade(prepared.solution, first, count - 1)
         return [document, *document.pop("extra_seeds", [])]
 
-    # the solution's seeds in one chunk per job; the notebook runs once per chunk
-    per_job = -(-seeds // jobs)
+    # the solution's seeds in chunks of at most SEEDS_PER_RUN; the notebook runs once per chunk, and
+    # the suite once per seed within the grading's total time limit
+    per_job = min(-(-seeds // jobs), SEEDS_PER_RUN)
     chunks = [(start, min(per_job, seeds - start)) for start in range(0, seeds, per_job)]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         solution_runs = [d for chunk in pool.map(lambda c: solution_seeds(*c), chunks) for d in chunk]
