@@ -37,6 +37,7 @@ from autograder.sandbox import (
     SandboxUnavailable,
     become_subreaper,
 )
+from autograder.sandbox.isolation import SCRATCH_PREFIX
 from autograder.suite import GradingPlugin
 
 GRADER_ERROR_EXIT = 3  # run_autograder's exit code when the fault is the grader's, not the student's
@@ -51,7 +52,7 @@ def _prepare_scratch(notebook_bytes: bytes, notebook_name: str, files_dir: Path,
     assignment's data, owned by the sandbox uid. Everything is written here as root into folders
     nobody else can write to, and ownership is handed over last, never through a link.
     Returns (the folder, work/)."""
-    base = Path(tempfile.mkdtemp(prefix="nn-grading-"))  # 0700, ours
+    base = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))  # 0700, ours
     work = base / "work"
     os.mkdir(work, 0o700)
     _write_new(work / notebook_name, notebook_bytes)

@@ -358,3 +358,23 @@ def test_the_work_folder_is_bounded_in_namespaces_mode(hw1, tmp_path):
     document = graded(hw1, tmp_path, insert=[(RELU_CHECK, FILL_THE_WORK_FOLDER), (PARAM_COUNT_CHECK, say)])
     wrote = int(feedback_for(document, "param_count").split("WROTE:")[1].split("!")[0])
     assert wrote <= 80, f"{wrote} MB written to the work folder"
+
+
+def test_a_dead_gradings_scratch_folder_is_removed_before_its_uid_is_used_again(tmp_path):
+    """A grader killed with SIGKILL leaves nn-grading-*/work (a classmate's notebook, owned by the
+    uid): the next grading that locks that uid removes it before any student code runs."""
+    from autograder.sandbox.isolation import SCRATCH_PREFIX, SandboxIdentity, remove_scratch_left_by
+
+    identity = SandboxIdentity.acquire()
+    try:
+        stale = tmp_path / f"{SCRATCH_PREFIX}dead"
+        (stale / "work").mkdir(parents=True)
+        (stale / "work" / "hw1_layers.ipynb").write_text("{}")
+        os.chown(stale / "work", identity.uid, identity.gid)
+        other = tmp_path / f"{SCRATCH_PREFIX}other"
+        (other / "work").mkdir(parents=True)
+        os.chown(other / "work", identity.uid + 1, identity.gid + 1)
+        assert remove_scratch_left_by(identity.uid, tmp_path) == [str(stale)]
+        assert not stale.exists() and other.exists()
+    finally:
+        identity.release()

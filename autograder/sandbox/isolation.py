@@ -27,6 +27,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,7 @@ class SandboxIdentity:
                 continue
             identity = cls(uid, fd)
             identity.clean()
+            remove_scratch_left_by(uid)
             return identity
         raise IsolationError(
             f"all {len(SANDBOX_UIDS)} sandbox uids ({SANDBOX_UIDS.start}-{SANDBOX_UIDS.stop - 1}) are in use "
@@ -219,6 +221,28 @@ def remove_files_of(uid: int, places: tuple[Path, ...] = TEMPORARY_PLACES) -> li
     for place in places:
         _remove_owned(place, uid, removed, depth=0)
     _remove_ipc_objects(uid)
+    return removed
+
+
+SCRATCH_PREFIX = "nn-grading-"  # autograder.grade's scratch folders: root-owned, holding work/ of the uid
+
+
+def remove_scratch_left_by(uid: int, temporary: Path | None = None) -> list[str]:
+    """Remove the scratch folders of gradings that died (SIGKILL, power cut) while running as
+    `uid`: their work/ holds a classmate's notebook, readable by the next grading with that uid.
+    Called with the uid's lock held, so no live grading uses them. Never follows a link."""
+    removed = []
+    for entry in os.scandir(temporary or tempfile.gettempdir()):
+        if not entry.name.startswith(SCRATCH_PREFIX) or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            base = entry.stat(follow_symlinks=False)
+            work = os.stat(os.path.join(entry.path, "work"), follow_symlinks=False)
+        except OSError:
+            continue
+        if base.st_uid == 0 and work.st_uid == uid and stat.S_ISDIR(work.st_mode):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
     return removed
 
 
