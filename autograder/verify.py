@@ -200,17 +200,16 @@ def _judge(change: Change, document: dict, public: dict[str, str]) -> Row:
     misleading = [word for word in change.forbidden if word in feedback]
     caught = maximum > 0 and score < maximum
     publicly = change.question in public
-    why = (
-        "not caught"
-        if not caught
-        else f"feedback lacks {missing}"
-        if missing
-        else f"misleading feedback: {misleading}"
-        if misleading
-        else "otter check passes it: add a public test, or hidden_only with the reason"
-        if not publicly and not change.hidden_only
-        else ""
-    )
+    problems = [
+        (not caught, "not caught"),
+        (bool(missing), f"feedback lacks {missing}"),
+        (bool(misleading), f"misleading feedback: {misleading}"),
+        (
+            not publicly and not change.hidden_only,
+            "otter check passes it: add a public test, or hidden_only with the reason",
+        ),
+    ]
+    why = next((reason for failed, reason in problems if failed), "")
     return Row(
         "bug",
         change.name,

@@ -41,6 +41,16 @@ def hw1(hw1_assignment: Assignment, built) -> Prepared:
     return built(hw1_assignment)
 
 
+@pytest.fixture(scope="session")
+def hw2_assignment() -> Assignment:
+    return next(a for a in ASSIGNMENTS if a.name == "hw2_autograd")
+
+
+@pytest.fixture(scope="session")
+def hw2(hw2_assignment: Assignment, built) -> Prepared:
+    return built(hw2_assignment)
+
+
 @pytest.fixture(params=["namespaces", "uid-only"])
 def isolation(request, monkeypatch):
     """Run an attack with the sandbox in its own namespaces, and again as where a container refuses

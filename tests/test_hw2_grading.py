@@ -6,23 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ASSIGNMENTS, assert_valid_results, feedback_for, scores_by_question, write_variant
+from conftest import assert_valid_results, feedback_for, scores_by_question, write_variant
 
-from autograder.build import Assignment, Prepared
+from autograder.build import Prepared
 from autograder.gradescope import run_zip
 from autograder.verify import load_catalogue
 
 QUESTIONS = ["graph_by_hand", "value", "neuron_mlp", "training"]
-
-
-@pytest.fixture(scope="session")
-def hw2_assignment() -> Assignment:
-    return next(a for a in ASSIGNMENTS if a.name == "hw2_autograd")
-
-
-@pytest.fixture(scope="session")
-def hw2(hw2_assignment: Assignment, built) -> Prepared:
-    return built(hw2_assignment)
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def test_release_ships_the_check_library_the_grade_uses(assignment):
         "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] not in sys.stdlib_module_names))"
     )
     completed = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(shipped.parent)!r}); {probe}"],
+        [sys.executable, "-I", "-B", "-c", f"import sys; sys.path.insert(0, {str(shipped.parent)!r}); {probe}"],
         capture_output=True,
         text=True,
         check=True,

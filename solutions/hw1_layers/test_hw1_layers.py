@@ -204,17 +204,14 @@ def test_linear_forward(student, rng):
     expect_close(out, ref.linear(x, W, b), "linear_forward", "out", hints={"Add the bias b.": x @ W})
 
 
-def _linear_gradient(student, rng, which):
-    x, W, b, dout = linear_inputs(rng)
-    _, _, (dx, dW, db) = forward_then_backward(
-        student, "linear_forward", "linear_backward", (x, W, b), dout, 3, "dx, dW, db"
-    )
-    inputs = {
-        "dx": (x, lambda v: ref.linear(v, W, b), dx),
-        "dW": (W, lambda v: ref.linear(x, v, b), dW),
-        "db": (b, lambda v: ref.linear(x, W, v), db),
-    }
-    value, forward, actual = inputs[which]
+def check_linear_gradient(which, actual, x, W, b, dout):
+    """One of linear_backward's outputs ("dx", "dW" or "db") against the numerical gradient, with
+    the hints for the known mistakes."""
+    value, forward = {
+        "dx": (x, lambda v: ref.linear(v, W, b)),
+        "dW": (W, lambda v: ref.linear(x, v, b)),
+        "db": (b, lambda v: ref.linear(x, W, v)),
+    }[which]
     hints = {"It ignores the upstream gradient dout.": numerical_gradient(forward, value, np.ones_like(dout))}
     if which == "db":
         hints["db is a mean over the batch; it must be the sum."] = dout.mean(axis=0)
@@ -224,9 +221,15 @@ def _linear_gradient(student, rng, which):
         "linear_backward",
         which,
         hints=hints,
-        batch_size=N,
+        batch_size=len(x),
         shape_hint=LINEAR_SHAPE_HINTS[which],
     )
+
+
+def _linear_gradient(student, rng, which):
+    x, W, b, dout = linear_inputs(rng)
+    _, _, grads = forward_then_backward(student, "linear_forward", "linear_backward", (x, W, b), dout, 3, "dx, dW, db")
+    check_linear_gradient(which, grads[("dx", "dW", "db").index(which)], x, W, b, dout)
     require_real_backward(student, "linear")
 
 
@@ -536,19 +539,8 @@ def _layer_checks(student, layer):
             student, "linear_forward", "linear_backward", (x, W, b), dout, 3, "dx, dW, db"
         )
         expect_close(fwd.value[0], ref.linear(x, W, b), "linear_forward", "out", hints={"Add the bias b.": x @ W})
-        forwards = {"dx": lambda v: ref.linear(v, W, b), "dW": lambda v: ref.linear(x, v, b)}
-        forwards["db"] = lambda v: ref.linear(x, W, v)
-        for (name, forward), value, actual in zip(forwards.items(), (x, W, b), grads):
-            hints = {"It ignores the upstream gradient dout.": numerical_gradient(forward, value, np.ones_like(dout))}
-            expect_gradient(
-                actual,
-                numerical_gradient(forward, value, dout),
-                "linear_backward",
-                name,
-                hints=hints,
-                batch_size=N,
-                shape_hint=LINEAR_SHAPE_HINTS[name],
-            )
+        for name, actual in zip(("dx", "dW", "db"), grads):
+            check_linear_gradient(name, actual, x, W, b, dout)
     elif layer == "relu":
         x, dout = away_from_kinks(rng, (N, D)), rng.standard_normal((N, D))
         fwd, _, (dx,) = forward_then_backward(student, "relu_forward", "relu_backward", (x,), dout, 1, "dx")
