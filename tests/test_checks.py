@@ -61,6 +61,17 @@ def test_scale_hints():
     assert "sign is flipped" in scale_hint(-expected, expected)
     assert "twice" in scale_hint(2 * expected, expected)
     assert scale_hint(expected + 1, expected) == ""
+    assert "0.7 times" in scale_hint(0.7 * expected, expected)
+
+
+def test_a_wrong_single_number_gets_no_bare_factor():
+    """Any number is a multiple of another: a wrong scalar loss is not told to 'check the constant
+    factor' unless the factor names a mistake (red-team finding F7)."""
+    loss = np.array(0.69)
+    assert scale_hint(0.4831 * loss, loss) == ""
+    assert "batch size" in scale_hint(8 * loss, loss, batch_size=8)
+    assert "twice" in scale_hint(2 * loss, loss)
+    assert scale_hint(0 * loss, loss) == "It is zero."
 
 
 def test_named_hint_wins():
