@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import NotebookRun, Program
+from autograder.sandbox.process import Limits
 from autograder.sandbox.run import Cell, StudentError
 
 NOTEBOOK = """
@@ -89,3 +90,58 @@ def test_a_shape_error_names_the_shapes_the_function_received(run):
         run.call(None, "linear_forward", (np.ones((4, 5)), np.ones((3, 5)), np.ones(3)), {})
     assert "matmul" in raised.value.message
     assert "It received x (4, 5), W (3, 5), b (3,)." in raised.value.message
+
+
+SLOW_NOTEBOOK = [
+    """
+import time
+
+def slow_but_finishes(seconds):
+    time.sleep(seconds)
+    return seconds
+
+def never_ends(n):
+    while n > 0:
+        n = n + 1
+    return n
+
+def elementwise(n):
+    total = 0.0
+    for i in range(n):
+        for j in range(n):
+            total += (i * j) % 7
+    return total
+""",
+    "while True:\n    pass",
+    "while True:\n    pass",
+]
+
+
+@pytest.fixture
+def slow_run(tmp_path, monkeypatch):
+    """Two cells that hang (6 s of cell timeouts) before the grader's calls, with a hang budget of 4 s."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    limits = Limits(cell_timeout=3, call_timeout=8, hang_budget=4)
+    notebook = NotebookRun([Cell(i, source) for i, source in enumerate(SLOW_NOTEBOOK)], workdir, limits)
+    yield notebook
+    notebook.close()
+
+
+def test_cells_that_time_out_leave_the_grader_its_full_call_time(slow_run):
+    """Red-team F6: a notebook's own slow cells used up the hang budget, so a correct but slow
+    function got 5 s in the grader's call and was called hung."""
+    assert slow_run.call(None, "slow_but_finishes", (6,), {}).value == 6
+    assert [slow_run.outcomes[i].status for i in (1, 2)] == ["timeout", "timeout"]
+
+
+def test_a_hang_is_worded_by_the_loop_it_was_in(slow_run):
+    with pytest.raises(StudentError) as stuck:
+        slow_run.call(None, "never_ends", (1,), {})
+    assert "did not finish within 8 s" in stuck.value.message
+    assert "inside the while loop of line 9: does its condition ever become false?" in stuck.value.message
+    with pytest.raises(StudentError) as slow:
+        slow_run.call(None, "elementwise", (10**6,), {})
+    assert "inside the for loop of line 16" in slow.value.message
+    assert "far too slow" in slow.value.message and "endless" not in slow.value.message
+    assert "earlier timeouts used up the time for hangs" in slow.value.message  # 8 s of the 4 s budget were gone

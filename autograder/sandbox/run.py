@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import time
 from dataclasses import dataclass, field
@@ -68,9 +69,9 @@ class NotebookRun:
     Time is bounded four ways: each cell and each call has a timeout; a function seen hanging in a
     call of the grader's (by the sandbox's Watchdog) is compiled as a stand-in that raises at once
     wherever it is used later, so it costs one timeout, not one per cell and test; a call that
-    timed out or killed the sandbox is not made again; after a timeout, no request may run past
-    what is left of `limits.hang_budget` (then a few seconds each); and everything stops at
-    `limits.total_timeout`.
+    timed out or killed the sandbox is not made again; after a call of the grader's timed out, no
+    request may run past what is left of `limits.hang_budget` (then a few seconds each); cells stop
+    at `limits.notebook_timeout`; and everything stops at `limits.total_timeout`.
     """
 
     def __init__(
@@ -96,7 +97,7 @@ class NotebookRun:
             tuple[str | None, str], tuple[str, bool]
         ] = {}  # timed out or killed: (message, timed out)
         self.hung: dict[tuple[int, str], str] = {}  # (cell index, function name) -> what happened
-        self.hang_seconds = 0.0  # time lost to timeouts so far
+        self.hang_seconds = 0.0  # time lost to timeouts of calls so far (not of cells)
 
     def _time_left(self, limit: float) -> float:
         """`limit`, cut to a few seconds once timeouts used up the hang budget, and to what is
@@ -158,10 +159,11 @@ class NotebookRun:
                 reply, _ = self.sandbox.request(dict(request, hung=hung), [], timeout=budget)
             except SandboxDied as death:
                 # A cell that times out is skipped; its hang makes no stand-in: the student chose
-                # its inputs, and a function slow on those may be fine on the grader's.
+                # its inputs, and a function slow on those may be fine on the grader's. Nor does it
+                # draw on the hang budget, which protects the grader's calls: the notebook's cells
+                # are bounded by `notebook_timeout` (a slow training cell must not leave the
+                # grader's checks a few seconds each).
                 self.sandbox = None
-                if death.timed_out:
-                    self.hang_seconds += budget
                 status = "timeout" if death.timed_out else "died"
                 message = f"{self.describe_cell(cell)} {death}; it was skipped"
                 self.outcomes[cell.index] = CellOutcome(status, message)
@@ -187,6 +189,7 @@ class NotebookRun:
         if not death.timed_out:
             return ""
         self.hang_seconds += limit
+        full = limit >= self.limits.call_timeout
         for frame in death.stack[:50]:  # innermost first
             try:
                 index, name, line, seconds = frame["cell"], frame["name"], frame["line"], frame["seconds"]
@@ -200,11 +203,13 @@ class NotebookRun:
             if cell is None or name == "<module>" or not name.isidentifier():
                 return ""
             lines = cell.source.splitlines()
+            line += _leading_blank_lines(lines)  # IPython drops them before compiling: the cell's own numbering
             text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+            within = f"{limit:g} s" if full else f"the {limit:g} s left (earlier timeouts used up the time for hangs)"
             message = (
-                f"{name} (defined in code cell {index + 1}) did not finish within {limit:g} s; it was still "
-                f"running line {line}{f' ({text[:80]})' if text else ''}. An endless loop? The grader does not "
-                "run it again: every later use of it fails at once"
+                f"{name} (defined in code cell {index + 1}) did not finish within {within}; it was still "
+                f"running line {line}{f' ({text[:80]})' if text else ''}{_enclosing_loop(cell.source, line)}. "
+                "The grader does not run it again: every later use of it fails at once"
             )
             self.hung[(index, name)] = message
             return message
@@ -341,6 +346,35 @@ class NotebookRun:
                 message += f" (while running your notebook: {self.problems()[0]})"
             raise StudentError(message, missing=missing)
         return reply, reply_arrays, seconds, sandbox.generation
+
+
+def _leading_blank_lines(lines: list[str]) -> int:
+    """How many blank lines IPython removes from the top of a cell before compiling it."""
+    return next((i for i, line in enumerate(lines) if line.strip()), 0)
+
+
+def _enclosing_loop(source: str, line: int) -> str:
+    """What the code around `line` suggests, worded by what it is: inside a `while` loop, a loop
+    that may never end; inside a `for` loop, a loop that may be far too slow; else nothing. (A
+    function still running proves neither an endless loop nor slowness.)"""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ""
+    loops = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.While, ast.For)) and node.lineno <= line <= (node.end_lineno or node.lineno)
+    ]
+    if not loops:
+        return ""
+    innermost = max(loops, key=lambda node: node.lineno)
+    if isinstance(innermost, ast.While):
+        return f", inside the while loop of line {innermost.lineno}: does its condition ever become false?"
+    return (
+        f", inside the for loop of line {innermost.lineno}: an element-by-element loop can be far too slow "
+        "at the grader's sizes (vectorise it with numpy)"
+    )
 
 
 def _check_generation(value: Any, sandbox: Sandbox) -> Any:
