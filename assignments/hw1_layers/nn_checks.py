@@ -120,7 +120,9 @@ def _worst(actual: np.ndarray, expected: np.ndarray) -> tuple[float, tuple, str]
 
 
 def scale_hint(actual: np.ndarray, expected: np.ndarray, batch_size: int | None = None) -> str:
-    """Name the mistake when `actual` is a constant multiple of `expected`."""
+    """Name the mistake when `actual` is a constant multiple of `expected`. Any single number is a
+    multiple of another, so for one number only the named factors (sign, zero, batch size, 2, 1/2)
+    are said, never a bare "N times"."""
     denominator = float(np.sum(expected * expected))
     if denominator == 0.0:
         return ""
@@ -130,7 +132,7 @@ def scale_hint(actual: np.ndarray, expected: np.ndarray, batch_size: int | None 
     if abs(factor + 1) < 1e-6:
         return "The sign is flipped."
     if abs(factor) < 1e-12:
-        return "It is zero everywhere."
+        return "It is zero everywhere." if np.size(expected) > 1 else "It is zero."
     if batch_size and batch_size > 1:
         if abs(factor - batch_size) < 1e-6 * batch_size:
             return f"It is {batch_size}x too large, which is the batch size: divide by N (the loss is a mean over the batch)."
@@ -139,6 +141,8 @@ def scale_hint(actual: np.ndarray, expected: np.ndarray, batch_size: int | None 
     for value, words in ((2.0, "twice"), (0.5, "half")):
         if abs(factor - value) < 1e-6:
             return f"It is {words} the expected value: check the constant factor."
+    if np.size(expected) < 2:
+        return ""
     return f"It is {factor:.4g} times the expected value: check the constant factor."
 
 

@@ -1,7 +1,9 @@
 """Grader-side reference for hw1 (instructor only; shipped in the Gradescope zip, never to students).
 
-Only forward computations live here: the hidden tests get expected gradients by differentiating
-these numerically, so a reference backward pass cannot hide the same bug as a student's.
+The gradient checks get expected gradients by differentiating the forwards here numerically, so a
+reference backward pass cannot hide the same bug as a student's. The one chain-rule backward,
+`two_layer_loss_and_grads`, serves only the replays of training (`train_replay`), which compare a
+student's whole run step by step.
 Shapes follow the notebook: x (N, D), W (D, M), b (M,), scores (N, C), labels y (N,) ints.
 """
 
@@ -88,3 +90,84 @@ def digits_split(rng: np.random.Generator, test_size: int = 400):
     order = rng.permutation(len(x))
     test, train = order[:test_size], order[test_size:]
     return x[train], y[train], x[test], y[test]
+
+
+# ------------------------------------------------------------------------- training, replayed
+# The training checks compare a student's whole run with these replays. Gradients here are the
+# chain rule in numpy (the gradient checks never use them: they differentiate the forwards above
+# numerically); `two_layer_loss_and_grads` agrees with numerical gradients of `two_layer_loss`.
+def two_layer_loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
+    """The loss of `two_layer_loss` and its gradient with respect to every parameter (dict like params)."""
+    hidden_in = x @ params["W1"] + params["b1"]
+    hidden = relu(hidden_in)
+    log_probs = log_softmax(hidden @ params["W2"] + params["b2"])
+    n = len(y)
+    dscores = np.exp(log_probs)
+    dscores[np.arange(n), y] -= 1.0
+    dscores /= n
+    dhidden_in = (dscores @ params["W2"].T) * (hidden_in > 0)
+    grads = {"W1": x.T @ dhidden_in, "b1": dhidden_in.sum(axis=0), "W2": hidden.T @ dscores, "b2": dscores.sum(axis=0)}
+    return float(-np.mean(log_probs[np.arange(n), y])), grads
+
+
+# Mistakes a replay can make on purpose (train_replay's `mistake`), so that a hint names one only
+# when the student's run matches its replay.
+MISTAKES = (
+    "plus",  # param += learning_rate * grad
+    "no_update",  # the parameters are never changed
+    "no_shuffle",  # batches in the data's own order every epoch
+    "rng_per_epoch",  # np.random.default_rng(seed) made anew each epoch: the same order every epoch
+    "default_learning_rate",  # 0.5, the signature's default, whatever learning_rate is passed
+    "drop_last",  # the last, smaller batch of each epoch is skipped
+    "history_per_batch",  # loss_history holds every batch's loss
+    "history_last_batch",  # loss_history holds the last batch's loss of each epoch
+    "history_weighted",  # the epoch's mean weighted by batch size
+    "history_after_epoch",  # the loss on the whole training set after each epoch
+)
+
+
+def train_replay(
+    x: np.ndarray,
+    y: np.ndarray,
+    hidden_size: int,
+    learning_rate: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    mistake: str = "",
+) -> tuple[dict, list[float]]:
+    """What train_two_layer_net computes by the notebook's procedure, or with one `mistake` (MISTAKES):
+    params = init_two_layer_net(D, hidden_size, C, seed) with C = y.max() + 1; rng =
+    np.random.default_rng(seed), made once; every epoch order = rng.permutation(N), batches
+    order[start : start + batch_size] for start = 0, batch_size, ... (the last may be smaller); per
+    batch the loss and grads at the current params, then param -= learning_rate * grad for every
+    parameter; loss_history gets, per epoch, the plain mean of that epoch's batch losses.
+    Returns (params, loss_history)."""
+    n = len(x)
+    params = init_two_layer(x.shape[1], hidden_size, int(y.max()) + 1, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    step = {"plus": -learning_rate, "no_update": 0.0, "default_learning_rate": 0.5}.get(mistake, learning_rate)
+    stop = n - n % batch_size if mistake == "drop_last" and n >= batch_size else n
+    history: list[float] = []
+    for _ in range(epochs):
+        if mistake == "rng_per_epoch":
+            rng = np.random.default_rng(seed)
+        order = np.arange(n) if mistake == "no_shuffle" else rng.permutation(n)
+        losses, sizes = [], []
+        for start in range(0, stop, batch_size):
+            batch = order[start : start + batch_size]
+            loss, grads = two_layer_loss_and_grads(params, x[batch], y[batch])
+            params = {key: params[key] - step * grads[key] for key in params}
+            losses.append(loss)
+            sizes.append(len(batch))
+        if mistake == "history_per_batch":
+            history += losses
+        elif mistake == "history_last_batch":
+            history.append(losses[-1])
+        elif mistake == "history_weighted":
+            history.append(float(np.dot(losses, sizes) / np.sum(sizes)))
+        elif mistake == "history_after_epoch":
+            history.append(two_layer_loss(params, x, y))
+        else:
+            history.append(float(np.mean(losses)))
+    return params, history

@@ -40,17 +40,36 @@ def test_linear_backward(linear_forward, linear_backward, np):
 
 @test_case(points=None, hidden=False)
 def test_linear_backward_speed(linear_forward, linear_backward, np):
+    import signal
+    import threading
     import time
-    from nn_checks import directional_check, expect_fast_backward, expect_tuple, finite_difference_seconds
+    from nn_checks import CheckFailed, best_seconds, directional_check, expect_fast_backward, expect_tuple
     rng = np.random.default_rng(2)
-    x, W, b = (rng.standard_normal((16, 1200)), rng.standard_normal((1200, 200)), rng.standard_normal(200))
-    dout = rng.standard_normal((16, 200))
+    x, W, b = (rng.standard_normal((2, 200000)), rng.standard_normal((200000, 3)), rng.standard_normal(3))
+    dout = rng.standard_normal((2, 3))
+    sizes = 'x (2, 200000), W (200000, 3), b (3,)'
+    copies_of_x, copies_of_W = (np.tile(x, (8, 1)), np.tile(W, (1, 8)))
+    single = best_seconds(lambda: x @ W + b)
+    per_x = min(single, best_seconds(lambda: copies_of_x @ W + b) / 8)
+    per_W = min(single, best_seconds(lambda: x @ copies_of_W) / 8)
+    finite_differences = 200000 * (per_x + per_W)
+    limit = 1.5 * min(0.1 * finite_differences, 30.0) + 2.0
+
+    def stop(signum, frame):
+        raise CheckFailed(f'linear_backward did not finish within {limit:.3g} s for {sizes}; the cheapest finite differences would take about {finite_differences:.3g} s on this machine just now, and a backward must stay under a tenth of that (at most 30 s): compute the gradient with the chain rule.')
     _, cache = expect_tuple(linear_forward(x, W, b), 2, 'linear_forward', 'out, cache')
-    started = time.perf_counter()
-    grads = expect_tuple(linear_backward(dout, cache), 3, 'linear_backward', 'dx, dW, db')
-    seconds = time.perf_counter() - started
-    finite_differences = finite_difference_seconds(lambda *a: linear_forward(*a)[0], (x, W, b), dout)
-    sizes = 'x (16, 1200), W (1200, 200), b (200,)'
+    alarm = hasattr(signal, 'setitimer') and threading.current_thread() is threading.main_thread()
+    if alarm:
+        previous = signal.signal(signal.SIGALRM, stop)
+        signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        started = time.perf_counter()
+        grads = expect_tuple(linear_backward(dout, cache), 3, 'linear_backward', 'dx, dW, db')
+        seconds = time.perf_counter() - started
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
     expect_fast_backward('linear_backward', sizes, seconds, finite_differences)
     definitions = {'dx': (lambda v: v @ W + b, x), 'dW': (lambda v: x @ v + b, W), 'db': (lambda v: x @ W + v, b)}
     for (name, (forward, value)), actual in zip(definitions.items(), grads):

@@ -23,6 +23,9 @@ def test_sigmoid(sigmoid_forward, sigmoid_backward, np):
     expected = numeric(lambda v: 1 / (1 + np.exp(-v)), x_before.copy(), dout_before)
     hints = sigmoid_hints(x_before, dout_before, s)
     expect_gradient(dx, expected, 'sigmoid_backward', 'dx', hints=hints, shape_hint='dx has the shape of x.')
+    exact = dout_before * s * (1 - s)
+    near_exact = 'That is close to the exact derivative but not equal to it, as finite differences of the forward are: compute the derivative itself with the chain rule (the notebook allows a relative error of 1e-13).'
+    expect_close(dx, exact, 'sigmoid_backward', 'dx', rtol=1e-13, hints={near_exact: exact})
 
 @test_case(points=None, hidden=False)
 def test_sigmoid_large_inputs(sigmoid_forward, np):

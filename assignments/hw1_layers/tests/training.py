@@ -6,40 +6,93 @@ name = "training"
 points = 4
 
 @test_case(points=None, hidden=False)
-def test_two_layer_net_loss(init_two_layer_net, two_layer_net_loss, np):
-    from nn_checks import expect_array, expect_close, expect_gradient, expect_scalar, expect_tuple
+def test_training(linear_forward, linear_backward, relu_forward, relu_backward, softmax_cross_entropy, init_two_layer_net, two_layer_net_loss, train_two_layer_net, np):
+    from nn_checks import CheckFailed, describe, expect_array, expect_close, expect_gradient, expect_scalar, expect_tuple, relative_errors
     from nn_checks import numerical_gradient as numeric
-    rng = np.random.default_rng(0)
-    params = init_two_layer_net(4, 5, 3, seed=0)
-    params['b1'] = rng.uniform(0.1, 0.5, 5)
-    x, y = (rng.standard_normal((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
-    loss, grads = expect_tuple(two_layer_net_loss(params, x, y), 2, 'two_layer_net_loss', 'loss, grads')
-    loss = expect_scalar(loss, 'two_layer_net_loss', 'loss')
 
-    def definition(p):
-        scores = np.maximum(x @ p['W1'] + p['b1'], 0) @ p['W2'] + p['b2']
-        probabilities = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
-        return -np.mean(np.log(probabilities[np.arange(len(y)), y]))
-    expect_close(np.array(loss), np.array(definition(params)), 'two_layer_net_loss', 'loss')
-    if not isinstance(grads, dict) or set(grads) != set(params):
-        raise AssertionError(f'two_layer_net_loss: grads must be a dict with keys {sorted(params)}.')
-    for key in ('W2', 'b2', 'W1', 'b1'):
-        expect_array(grads[key], params[key].shape, 'two_layer_net_loss', f'grads[{key!r}]')
-        expected = numeric(lambda v, key=key: definition({**params, key: v}), params[key].copy())
-        expect_gradient(grads[key], expected, 'two_layer_net_loss', f'grads[{key!r}]', batch_size=6)
+    def layers_first():
+        """As the autograder does when training fails: "" when the layers two_layer_net_loss uses pass
+        their own checks, else which one fails."""
+        rng = np.random.default_rng(7)
+        x, W, b = (rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3))
+        dout = rng.standard_normal((4, 3))
+        h = rng.uniform(0.05, 2.0, (4, 5)) * rng.choice([-1.0, 1.0], (4, 5))
+        dh = rng.standard_normal((4, 5))
+        scores, labels = (rng.standard_normal((6, 4)), rng.integers(0, 4, 6))
 
-@test_case(points=None, hidden=False)
-def test_train_xor(train_two_layer_net, predict, np):
-    from nn_checks import CheckFailed, expect_tuple
-    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-    y = np.array([0, 1, 1, 0])
-    result = train_two_layer_net(x, y, hidden_size=8, learning_rate=0.5, epochs=300, batch_size=4, seed=0)
-    params, history = expect_tuple(result, 2, 'train_two_layer_net', 'params, loss_history')
-    if not hasattr(history, '__len__') or len(history) != 300:
-        raise CheckFailed('train_two_layer_net: loss_history must hold one number per epoch (300).')
-    trend = f'train_two_layer_net on XOR: the loss went from {history[0]:.3g} to {history[-1]:.3g}'
-    if not history[-1] < history[0]:
-        raise CheckFailed(f'{trend}; it must go down.')
-    if not np.all(predict(params, x) == y):
-        raise CheckFailed(f'{trend}, but the trained network predicts {predict(params, x)} for XOR, not {y}.')
+        def linear():
+            out, cache = expect_tuple(linear_forward(x, W, b), 2, 'linear_forward', 'out, cache')
+            expect_close(out, x @ W + b, 'linear_forward', 'out')
+            grads = expect_tuple(linear_backward(dout, cache), 3, 'linear_backward', 'dx, dW, db')
+            for name, forward, value, actual in zip(('dx', 'dW', 'db'), (lambda v: v @ W + b, lambda v: x @ v + b, lambda v: x @ W + v), (x, W, b), grads):
+                expect_gradient(actual, numeric(forward, value.copy(), dout), 'linear_backward', name)
+
+        def relu():
+            out, cache = expect_tuple(relu_forward(h.copy()), 2, 'relu_forward', 'out, cache')
+            expect_close(out, np.maximum(h, 0.0), 'relu_forward', 'out')
+            expect_gradient(relu_backward(dh.copy(), cache), dh * (h > 0), 'relu_backward', 'dx')
+
+        def softmax_ce():
+            loss, dscores = expect_tuple(softmax_cross_entropy(scores, labels), 2, 'softmax_cross_entropy', 'loss, dscores')
+            p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+            expected_loss = -np.mean(np.log(p[np.arange(6), labels]))
+            expect_close(np.array(expect_scalar(loss, 'softmax_cross_entropy', 'loss')), np.array(expected_loss), 'softmax_cross_entropy', 'loss')
+            expect_gradient(dscores, (p - np.eye(4)[labels]) / 6, 'softmax_cross_entropy', 'dscores')
+        for question, check in (('linear', linear), ('relu', relu), ('softmax_ce', softmax_ce)):
+            try:
+                check()
+            except Exception as failure:
+                text = str(failure) if isinstance(failure, CheckFailed) else f'{type(failure).__name__}: {failure}'
+                function = text.split(':')[0].split()[0] if isinstance(failure, CheckFailed) else question
+                return f"two_layer_net_loss uses your {function}, which fails its own checks ({text.rstrip('.')}): fix {question} first."
+        return ''
+
+    def loss_and_gradients():
+        rng = np.random.default_rng(0)
+        params = init_two_layer_net(4, 5, 3, seed=0)
+        params['b1'] = rng.uniform(0.1, 0.5, 5)
+        x, y = (rng.standard_normal((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
+        loss, grads = expect_tuple(two_layer_net_loss(params, x, y), 2, 'two_layer_net_loss', 'loss, grads')
+        loss = expect_scalar(loss, 'two_layer_net_loss', 'loss')
+
+        def definition(p):
+            scores = np.maximum(x @ p['W1'] + p['b1'], 0) @ p['W2'] + p['b2']
+            probabilities = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+            return -np.mean(np.log(probabilities[np.arange(len(y)), y]))
+        expect_close(np.array(loss), np.array(definition(params)), 'two_layer_net_loss', 'loss')
+        if not isinstance(grads, dict) or set(grads) != set(params):
+            raise CheckFailed(f'two_layer_net_loss: grads must be a dict with keys {sorted(params)}, got {describe(grads)}.')
+        for key in ('W2', 'b2', 'W1', 'b1'):
+            expect_array(grads[key], params[key].shape, 'two_layer_net_loss', f'grads[{key!r}]')
+            expected = numeric(lambda v, key=key: definition({**params, key: v}), params[key].copy())
+            expect_gradient(grads[key], expected, 'two_layer_net_loss', f'grads[{key!r}]', batch_size=6)
+
+    def procedure():
+        x = np.random.default_rng(0).standard_normal((10, 2))
+        y = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+        call = 'train_two_layer_net(x, y, hidden_size=4, learning_rate=0.3, epochs=3, batch_size=4, seed=1)'
+        expected_history = [1.03696193545, 0.96325798044, 0.971463576923]
+        expected = {'W1': np.array([0.315809588158, 0.684523288371, 0.134770299731, -0.851923908245, 0.681999219423, 0.452565533604, -0.538676703215, 0.538411992632]).reshape(2, 4), 'b1': np.array([0.0100826499119, 0.163386172896, 0.172282662141, -0.0479859949876]), 'W2': np.array([0.385567945433, 0.0653865803287, -0.107390958683, 0.495786526377, -0.418814218859, -0.253297831709, -0.309280442693, 0.423281587611, -0.0357766411995, -0.00653165379203, -0.495760272862, -0.163486800317]).reshape(4, 3), 'b2': np.array([-0.00912315058266, 0.0553249639521, -0.0462018133695])}
+        mistakes = {'the update param += learning_rate * grad: the update is param -= learning_rate * grad (minus, not plus)': [0.965975733981, 1.07206484352, 1.11797193873], 'parameters that never change: are the parameters really updated in every step, param -= learning_rate * grad kept in params': [1.00187506405, 1.00721256985, 1.03493085925], "batches taken in the data's own order in every epoch: each epoch starts with order = rng.permutation(N) and takes the batches in that order": [1.0284392253, 0.986532733273, 0.944934183153], 'a new np.random.default_rng(seed) in every epoch (so every epoch has the same order): make rng once, before the first epoch': [1.03696193545, 0.958610215419, 0.910685918136], 'a learning rate of 0.5 (the default) whatever learning_rate is passed: use the learning_rate argument': [1.05923056, 0.950151455165, 0.93237240376], "skipping each epoch's last, smaller batch: the last batch holds the points that are left": [1.08152423711, 1.09014566301, 1.01400411713], "one loss_history entry per batch: loss_history holds one number per epoch, the mean of that epoch's batch losses": [1.11420307681, 1.04884539741, 0.947837332138, 1.02415349022, 1.12168591299, 0.74393453811, 0.882630117966, 0.988236552457, 1.04352406035], "loss_history holding each epoch's last batch loss: record the mean of all that epoch's batch losses": [0.947837332138, 0.74393453811, 1.04352406035], "each epoch's batch losses weighted by batch size: the mean counts every batch once, the last, smaller one too": [1.05478685612, 1.00712266891, 0.957051480239], 'the loss on the whole training set after each epoch: record the mean of the batch losses computed during the epoch, each before its update': [0.995837472611, 0.952353945376, 0.916330217882]}
+        params, history = expect_tuple(train_two_layer_net(x, y, hidden_size=4, learning_rate=0.3, epochs=3, batch_size=4, seed=1), 2, 'train_two_layer_net', 'params, loss_history')
+        if not isinstance(history, (list, tuple, np.ndarray)) or not all((isinstance(v, (int, float, np.floating, np.integer)) for v in history)):
+            raise CheckFailed(f'{call}: loss_history must be a list of numbers (one float per epoch), got {describe(history)}.')
+        hint = next((f" It matches the notebook's procedure with this mistake: {words}." for words, values in mistakes.items() if len(history) == len(values) and np.max(relative_errors(np.array(history, dtype=float), np.array(values))) <= 1e-06), '')
+        if len(history) != 3:
+            raise CheckFailed(f'{call}: loss_history has {len(history)} entries; it must hold one number per epoch (3).{hint}')
+        errors = relative_errors(np.array(history, dtype=float), np.array(expected_history))
+        for k in range(3):
+            if not errors[k] <= 1e-06:
+                raise CheckFailed(f"{call}: loss_history[{k}] is {history[k]:.6g}, but the notebook's procedure gives {expected_history[k]:.6g} for epoch {k}.{hint}")
+        if not isinstance(params, dict) or set(params) != set(expected):
+            raise CheckFailed(f'train_two_layer_net: params must be a dict with keys {sorted(expected)}, got {describe(params)}.')
+        for key, value in expected.items():
+            expect_close(params[key], value, 'train_two_layer_net', f'params[{key!r}] after {call}')
+    for check in (loss_and_gradients, procedure):
+        try:
+            check()
+        except Exception as failure:
+            text = str(failure) if isinstance(failure, CheckFailed) else f'{type(failure).__name__}: {failure}'
+            dependency = layers_first()
+            raise CheckFailed(f'{dependency} {text}' if dependency else text) from None
 
