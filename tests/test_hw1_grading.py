@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import feedback_for, scores_by_question, write_variant
 
-from autograder.verify import load_catalogue
+from autograder.verify import load_catalogue, public_check
 
 QUESTIONS = ["linear", "relu", "sigmoid", "mse", "softmax_ce", "param_count", "training"]
 
@@ -111,6 +111,128 @@ def test_backward_writing_into_its_cache_loses_the_inputs_point(hw1_assignment, 
     assert relu["relu: forward and backward leave their inputs unchanged"]["score"] == 0
     assert sum(t["score"] for t in relu.values()) == 2 - 0.25  # its values are right: only that point
     assert "relu_backward modified the input x of relu_forward" in feedback_for(document, "relu")
+
+
+def _public_failures(hw1, notebook, tmp_path):
+    """otter check on `notebook` in a copy of the student release: question -> failure text."""
+    return public_check(hw1.otter_out / "student", notebook, tmp_path / "public")
+
+
+def _entry_notebook(hw1_assignment, hw1, tmp_path, name):
+    change = _catalogue_entry(hw1_assignment, name)
+    return write_variant(hw1.solution, tmp_path / "nb" / "hw1_layers.ipynb", change.replace, change.insert)
+
+
+def test_batched_finite_differences_get_no_backward_points(hw1_assignment, hw1, grade, tmp_path):
+    """F1: finite differences a column of x and a row of W per forward, batched 8 per matrix product
+    (the cheapest a student can write) are slower than the bound at the probe, by the grader's
+    clock, and the message names every figure it measured; otter check says so too."""
+    name = "linear: backward by finite differences, a column of x and a row of W per forward, 8 forwards per matrix product"
+    notebook = _entry_notebook(hw1_assignment, hw1, tmp_path, name)
+    document = grade(notebook)
+    linear = {t["name"]: t["score"] for t in document["tests"] if t["tags"][0] == "linear"}
+    backward = [n for n in linear if "backward" in n.split(": ", 1)[1] and "unchanged" not in n]
+    assert len(backward) == 4 and all(linear[n] == 0 for n in backward), linear
+    feedback = feedback_for(document, "linear")
+    for words in ("chain-rule backward took", "cheapest finite-difference pass", "would take about", "must stay under"):
+        assert words in feedback, feedback
+    public = _public_failures(hw1, notebook, tmp_path)
+    assert "linear_backward did not finish within" in public["linear"], public
+
+
+def test_chain_rule_at_large_sizes_keeps_full_marks(hw1_assignment, hw1, grade, tmp_path):
+    """F3: a size switch whose large branch is the chain rule (finite differences only at the
+    smallest sizes) has a correct, fast backward wherever speed matters: full marks, by design."""
+    name = "linear: chain rule above 20 elements, per-element finite differences at the smallest sizes (F3: the work was done)"
+    assert grade(_entry_notebook(hw1_assignment, hw1, tmp_path, name))["score"] == 20
+
+
+@pytest.mark.parametrize(
+    "name, question, words",
+    [
+        ("relu: backward by vectorised centered differences of relu_forward", "relu", "dout / 2"),
+        (
+            "relu: backward by vectorised backward differences (0 at the kink, inexact elsewhere)",
+            "relu",
+            "close to the exact derivative",
+        ),
+        (
+            "sigmoid: backward by vectorised centered differences of sigmoid_forward",
+            "sigmoid",
+            "close to the exact derivative",
+        ),
+    ],
+)
+def test_vectorised_finite_differences_lose_backward_points(
+    hw1_assignment, hw1, grade, tmp_path, name, question, words
+):
+    """F2: finite differences of the forward, vectorised (as fast as the chain rule), are inexact:
+    at ReLU's kink (dout / 2) or by about 1e-11 elsewhere; the grade and otter check say which."""
+    notebook = _entry_notebook(hw1_assignment, hw1, tmp_path, name)
+    document = grade(notebook)
+    score, maximum = scores_by_question(document)[question]
+    assert score <= maximum - 0.75, scores_by_question(document)
+    assert words in feedback_for(document, question)
+    assert words in _public_failures(hw1, notebook, tmp_path)[question]
+
+
+def test_complex_step_sigmoid_backward_passes_a_known_limit(hw1, grade, tmp_path):
+    """The exactness check cannot tell complex-step differentiation (exact to rounding) from the
+    chain rule: documented in the suite as a known limit."""
+    code = (
+        "def sigmoid_backward(dout, cache):\n"
+        "    x = np.log(cache) - np.log1p(-cache)\n"
+        "    return dout * np.imag(1 / (1 + np.exp(-(x + 1e-30j)))) / 1e-30\n"
+    )
+    notebook = write_variant(hw1.solution, tmp_path / "hw1_layers.ipynb", [], [('grader.check("sigmoid")', code)])
+    assert scores_by_question(grade(notebook))["sigmoid"] == (2, 2)
+
+
+def test_invented_loss_history_is_told_the_first_epoch_that_differs(hw1_assignment, hw1, grade, tmp_path):
+    """F4: a least-squares fit with an invented falling loss_history no longer passes: the grader's
+    replay of the notebook's procedure disagrees at epoch 0, and no loop mistake is named."""
+    name = "training: least squares for W2 and an invented falling loss_history"
+    notebook = _entry_notebook(hw1_assignment, hw1, tmp_path, name)
+    document = grade(notebook)
+    tests = {t["name"]: t for t in document["tests"] if t["tags"][0] == "training"}
+    trained = [t for n, t in tests.items() if "follows the notebook's procedure" in n]
+    assert len(trained) == 2 and all(t["score"] == 0 for t in trained)
+    feedback = feedback_for(document, "training")
+    assert "loss_history[0] is 2, but the grader's replay" in feedback
+    assert "matches the grader's replay of the procedure with this mistake" not in feedback
+    assert "loss_history[0] is 2" in _public_failures(hw1, notebook, tmp_path)["training"]
+
+
+def test_no_shuffle_is_named_only_by_its_replay(hw1_assignment, hw1, grade, tmp_path):
+    """F5: no shuffling loses the training-run points, and the hint names it because the grader's
+    replay of exactly that mistake matches a short run."""
+    document = grade(
+        _entry_notebook(hw1_assignment, hw1, tmp_path, "training: no shuffle (batches in the data's order every epoch)")
+    )
+    feedback = feedback_for(document, "training")
+    assert (
+        "matches the grader's replay of the procedure with this mistake: batches taken in the data's own order"
+        in feedback
+    )
+    assert "minus, not plus" not in feedback and "really updated" not in feedback
+
+
+def test_public_training_check_catches_a_per_batch_history(hw1_assignment, hw1, tmp_path):
+    """F8: otter check trains with several batches per epoch, so a loss per batch fails it, named."""
+    notebook = _entry_notebook(hw1_assignment, hw1, tmp_path, "training: loss_history per batch, not per epoch")
+    failure = _public_failures(hw1, notebook, tmp_path)["training"]
+    assert "loss_history has 9 entries; it must hold one number per epoch (3)" in failure
+    assert "one loss_history entry per batch" in failure
+
+
+def test_public_training_check_names_the_failing_layer_first(hw1_assignment, hw1, tmp_path):
+    """F9: otter check says, as the grade does, that training fails because a layer does."""
+    notebook = _entry_notebook(
+        hw1_assignment, hw1, tmp_path, "training: relu_backward ignores dout, seen from training"
+    )
+    failure = _public_failures(hw1, notebook, tmp_path)["training"]
+    assert "two_layer_net_loss uses your relu_backward, which fails its own checks" in failure
+    assert "fix relu first" in failure
 
 
 def test_size_switch_finite_differences_get_no_backward_points(hw1_assignment, hw1, grade, tmp_path):
