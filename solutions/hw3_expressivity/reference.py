@@ -85,7 +85,7 @@ def noisy_corners(rng: np.random.Generator, per_corner: int = 50) -> tuple[np.nd
 # ---------------------------------------------------------------------------------------- bumps
 BUMP_COUNTS = (5, 10, 20, 40, 80)
 BOUND_FACTOR = 1.5  # max error allowed: BOUND_FACTOR * L / n
-SAMPLES = 401  # points the student's function gets f at
+SAMPLES = 1001  # points the student's function gets f at
 
 
 def bump_net(weights: tuple, x: np.ndarray) -> np.ndarray:
@@ -184,10 +184,10 @@ def wide_sizes(k: int) -> list[int]:
 
 # ------------------------------------------------------------------------------------- sine_net
 SINE_HIDDEN = 32
-SINE_LEARNING_RATE = 2e-4
-SINE_STEPS = 1000
+SINE_LEARNING_RATE, SINE_STEPS = 2e-4, 1000  # the student's train_sine_net (its defaults)
+GRADER_LEARNING_RATE, GRADER_STEPS = 3e-4, 500  # the grader's own run with the student's gradients
 SINE_POINTS = 64
-SINE_MSE = 0.05  # held-out mean squared error a trained network must reach (a correct one: < 0.011)
+SINE_MSE = 0.05  # held-out mean squared error both runs must reach (over 300 seeds: at most 0.021 and 0.029)
 
 
 def init_sine_net(hidden_size: int, seed: int = 0) -> dict:
@@ -221,7 +221,8 @@ def sine_grads(params: dict, x: np.ndarray, y: np.ndarray) -> dict:
 
 
 def sine_data(rng: np.random.Generator, count: int = SINE_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    x = rng.uniform(-np.pi, np.pi, (count, 1))
+    """One random point in each of `count` equal parts of [-pi, pi] (no wide gaps), and sin there."""
+    x = ((np.arange(count) + rng.uniform(0.0, 1.0, count)) / count * 2 * np.pi - np.pi)[:, None]
     return x, np.sin(x)
 
 

@@ -12,7 +12,7 @@ def test_bump_network(bump_network, np):
     def f(x):
         return np.cos(2 * np.pi * x) + x
     rng = np.random.default_rng(3)
-    xs = np.sort(np.concatenate([[0.0, 1.0], rng.uniform(0, 1, 299)]))
+    xs = np.sort(np.concatenate([[0.0, 1.0], rng.uniform(0, 1, 999)]))
     grid = np.linspace(0.0, 1.0, 2001)
     fine = np.linspace(0.0, 1.0, 20001)
     L = np.max(np.abs(np.diff(f(fine)) / np.diff(fine)))

@@ -21,7 +21,7 @@ def test_sine_net_loss(init_sine_net, sine_net_loss, np):
         y_hat = np.maximum(x @ p['W1'] + p['b1'], 0) @ p['W2'] + p['b2']
         return 0.5 * np.sum((y_hat - y) ** 2)
     expected = definition(params)
-    hints = {"It is a mean; this loss is 0.5 * the sum of squares (the lecture's).": np.array(expected / 3.5), 'The 0.5 is missing: the loss is 0.5 * the sum of squares.': np.array(2 * expected)}
+    hints = {"It is a mean; this loss is 0.5 * the sum of squares (the lecture's).": np.array(expected / 7), "It is the mean squared error; this loss is 0.5 * the sum of squares (the lecture's).": np.array(expected / 3.5), 'The 0.5 is missing: the loss is 0.5 * the sum of squares.': np.array(2 * expected)}
     loss = expect_scalar(loss, 'sine_net_loss', 'loss')
     expect_close(np.array(loss), np.array(expected), 'sine_net_loss', 'loss', hints=hints)
     if not isinstance(grads, dict) or set(grads) != set(params):
