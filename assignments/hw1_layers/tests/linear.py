@@ -43,7 +43,7 @@ def test_linear_backward_speed(linear_forward, linear_backward, np):
     import signal
     import threading
     import time
-    from nn_checks import CheckFailed, best_seconds, directional_check, expect_fast_backward, expect_tuple
+    from nn_checks import CheckFailed, best_seconds, directional_check, expect_close, expect_fast_backward, expect_tuple
     rng = np.random.default_rng(2)
     x, W, b = (rng.standard_normal((2, 200000)), rng.standard_normal((200000, 3)), rng.standard_normal(3))
     dout = rng.standard_normal((2, 3))
@@ -57,7 +57,8 @@ def test_linear_backward_speed(linear_forward, linear_backward, np):
 
     def stop(signum, frame):
         raise CheckFailed(f'linear_backward did not finish within {limit:.3g} s for {sizes}; the cheapest finite differences would take about {finite_differences:.3g} s on this machine just now, and a backward must stay under a tenth of that (at most 30 s): compute the gradient with the chain rule.')
-    _, cache = expect_tuple(linear_forward(x, W, b), 2, 'linear_forward', 'out, cache')
+    out, cache = expect_tuple(linear_forward(x, W, b), 2, 'linear_forward', 'out, cache')
+    expect_close(out, x @ W + b, 'linear_forward', f'out for {sizes}')
     alarm = hasattr(signal, 'setitimer') and threading.current_thread() is threading.main_thread()
     if alarm:
         previous = signal.signal(signal.SIGALRM, stop)
@@ -73,5 +74,5 @@ def test_linear_backward_speed(linear_forward, linear_backward, np):
     expect_fast_backward('linear_backward', sizes, seconds, finite_differences)
     definitions = {'dx': (lambda v: v @ W + b, x), 'dW': (lambda v: x @ v + b, W), 'db': (lambda v: x @ W + v, b)}
     for (name, (forward, value)), actual in zip(definitions.items(), grads):
-        directional_check(actual, forward, value, dout, 'linear_backward', f'{name} for {sizes}')
+        directional_check(actual, forward, value, dout, 'linear_backward', f'{name} for {sizes}', h=1.0)
 
