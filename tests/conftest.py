@@ -51,6 +51,16 @@ def hw2(hw2_assignment: Assignment, built) -> Prepared:
     return built(hw2_assignment)
 
 
+@pytest.fixture(scope="session")
+def hw3_assignment() -> Assignment:
+    return next(a for a in ASSIGNMENTS if a.name == "hw3_expressivity")
+
+
+@pytest.fixture(scope="session")
+def hw3(hw3_assignment: Assignment, built) -> Prepared:
+    return built(hw3_assignment)
+
+
 @pytest.fixture(params=["namespaces", "uid-only"])
 def isolation(request, monkeypatch):
     """Run an attack with the sandbox in its own namespaces, and again as where a container refuses

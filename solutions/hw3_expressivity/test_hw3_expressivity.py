@@ -494,10 +494,11 @@ def bump_diagnosis(weights, f, grid, allowed, n) -> str:
     def within(candidate) -> bool:
         return bool(np.max(np.abs(ref.bump_net(candidate, grid) - truth)) <= allowed)
 
-    if within((W1, b1, -W2, -b2)):
+    far = np.max(np.abs(ref.bump_net(weights, grid) - truth)) > 2 * allowed  # not just over the bound
+    if far and within((W1, b1, -W2, -b2)):
         return " Your network approximates -f: flip the sign of every bump (W2 and b2)."
     offset = float(np.median(ref.bump_net(weights, grid) - truth))
-    if within((W1, b1, W2, b2 - offset)):
+    if far and abs(offset) > allowed and within((W1, b1, W2, b2 - offset)):
         return (
             f" Your network is f plus about {offset:.3g} everywhere: check b2, the -1 of each bump times its height "
             "(b2 = -sum of the heights)."
@@ -617,8 +618,11 @@ DEPTHS = (1, 2, 3, 4, 5, 6)
 SAWTOOTH_TOLERANCE = 1e-8
 
 
-def sawtooth_grid(rng):
-    return np.concatenate([np.linspace(0.0, 1.0, 2001), rng.uniform(0.0, 1.0, 500)])
+def sawtooth_networks(student, function, rng):
+    """function(k) for every k in DEPTHS in one round trip, and the grader's points of [0, 1]."""
+    program = Program(function)
+    results = student_call(student.run, program, [program.call(function, k) for k in DEPTHS])
+    return results, np.concatenate([np.linspace(0.0, 1.0, 2001), rng.uniform(0.0, 1.0, 500)])
 
 
 def _sawtooth_error(call, values, x, k):
@@ -634,9 +638,7 @@ def _sawtooth_error(call, values, x, k):
 @question("depth_width", points=0.75)
 def test_deep_sawtooth(student, rng):
     """deep_sawtooth(k) for k = 1 to 6: k hidden layers of 2 ReLU units, exactly the sawtooth on [0, 1]"""
-    program = Program("deep_sawtooth")
-    results = student_call(student.run, program, [program.call("deep_sawtooth", k) for k in DEPTHS])
-    x = sawtooth_grid(rng)
+    results, x = sawtooth_networks(student, "deep_sawtooth", rng)
     for k, layers in zip(DEPTHS, results):
         call = f"deep_sawtooth({k})"
         if not isinstance(layers, (list, tuple)) or len(layers) != k + 1:
@@ -657,9 +659,7 @@ def test_deep_sawtooth(student, rng):
 @question("depth_width", points=0.75)
 def test_wide_sawtooth(student, rng):
     """wide_sawtooth(k) for k = 1 to 6: one hidden layer of 2**k ReLU units, exactly the sawtooth on [0, 1]"""
-    program = Program("wide_sawtooth")
-    results = student_call(student.run, program, [program.call("wide_sawtooth", k) for k in DEPTHS])
-    x = sawtooth_grid(rng)
+    results, x = sawtooth_networks(student, "wide_sawtooth", rng)
     for k, result in zip(DEPTHS, results):
         call = f"wide_sawtooth({k})"
         units = 2**k
@@ -886,11 +886,12 @@ def check_replay(student, x, y, seed, steps=3):
         return
     k = next((k for k in range(steps) if not np.isclose(history[k], losses[k], rtol=1e-6, atol=1e-10)), None)
     if k is not None:
-        observed = (
-            f"{call}: loss_history[{k}] is {history[k]:.6g}, but after {k} step{'' if k == 1 else 's'} of full-batch "
-            "gradient descent from "
-            f"init_sine_net(32, {seed}) the loss is {losses[k]:.6g}."
+        where = (
+            f"at init_sine_net(32, {seed})'s parameters"
+            if k == 0
+            else f"after {k} step{'' if k == 1 else 's'} of full-batch gradient descent from init_sine_net(32, {seed})"
         )
+        observed = f"{call}: loss_history[{k}] is {history[k]:.6g}, but {where} the loss is {losses[k]:.6g}."
     else:
         key = next(key for key in SINE_KEYS if not np.allclose(params[key], wanted[key], rtol=1e-6, atol=1e-10))
         observed = (
@@ -921,7 +922,7 @@ def test_train_sine_net_converges(student, rng):
     except CheckFailed as failure:
         if "must be finite" not in str(failure):
             raise
-        observed = f"{call}: training diverged. {failure}"
+        observed = f"{call}: the returned params are not all finite: training diverged."
     else:
         error = held_out_error(params, rng)
         if np.isfinite(history).all() and history[-1] < history[0] and error <= ref.SINE_MSE:
