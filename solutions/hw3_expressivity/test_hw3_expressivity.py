@@ -494,10 +494,10 @@ def bump_diagnosis(weights, f, grid, allowed, n) -> str:
     def within(candidate) -> bool:
         return bool(np.max(np.abs(ref.bump_net(candidate, grid) - truth)) <= allowed)
 
-    far = np.max(np.abs(ref.bump_net(weights, grid) - truth)) > 2 * allowed  # not just over the bound
-    if far and within((W1, b1, -W2, -b2)):
+    if within((W1, b1, -W2, -b2)):
         return " Your network approximates -f: flip the sign of every bump (W2 and b2)."
     offset = float(np.median(ref.bump_net(weights, grid) - truth))
+    far = np.max(np.abs(ref.bump_net(weights, grid) - truth)) > 2 * allowed  # not just over the bound
     if far and abs(offset) > allowed and within((W1, b1, W2, b2 - offset)):
         return (
             f" Your network is f plus about {offset:.3g} everywhere: check b2, the -1 of each bump times its height "
