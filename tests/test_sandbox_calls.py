@@ -144,4 +144,14 @@ def test_a_hang_is_worded_by_the_loop_it_was_in(slow_run):
         slow_run.call(None, "elementwise", (10**6,), {})
     assert "inside the for loop of line 16" in slow.value.message
     assert "far too slow" in slow.value.message and "endless" not in slow.value.message
-    assert "earlier timeouts used up the time for hangs" in slow.value.message  # 8 s of the 4 s budget were gone
+    assert (
+        "the 5 s left (earlier timeouts used up the grading's time)" in slow.value.message
+    )  # 8 s of a 4 s budget gone
+
+
+def test_a_short_timeout_the_grader_chose_is_not_called_time_left(slow_run):
+    """Speed probes ask for short timeouts on purpose: 'the s left' is said only when earlier
+    timeouts cut the call's time."""
+    with pytest.raises(StudentError) as slow:
+        slow_run.call(None, "slow_but_finishes", (6,), {}, timeout=2)
+    assert "did not finish within 2 s;" in slow.value.message and "left" not in slow.value.message

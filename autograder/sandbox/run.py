@@ -181,7 +181,7 @@ class NotebookRun:
             status = "ok" if reply.get("ok") else "error"
             self.outcomes[cell.index] = CellOutcome(status, str(reply.get("error") or ""))
 
-    def _hang(self, death: SandboxDied, limit: float) -> str:
+    def _hang(self, death: SandboxDied, limit: float, asked: float) -> str:
         """After a call into the sandbox died: count a timeout against the hang budget, and if the
         Watchdog saw one notebook function running for most of that time, remember it as hung:
         from the next start on it is a stand-in that raises at once. Returns what to tell the
@@ -189,7 +189,7 @@ class NotebookRun:
         if not death.timed_out:
             return ""
         self.hang_seconds += limit
-        full = limit >= self.limits.call_timeout
+        cut = limit < asked - 0.01  # the grader asked for `asked` s; earlier timeouts left less
         for frame in death.stack[:50]:  # innermost first
             try:
                 index, name, line, seconds = frame["cell"], frame["name"], frame["line"], frame["seconds"]
@@ -205,7 +205,7 @@ class NotebookRun:
             lines = cell.source.splitlines()
             line += _leading_blank_lines(lines)  # IPython drops them before compiling: the cell's own numbering
             text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-            within = f"{limit:g} s" if full else f"the {limit:g} s left (earlier timeouts used up the time for hangs)"
+            within = f"the {limit:g} s left (earlier timeouts used up the grading's time)" if cut else f"{limit:g} s"
             message = (
                 f"{name} (defined in code cell {index + 1}) did not finish within {within}; it was still "
                 f"running line {line}{f' ({text[:80]})' if text else ''}{_enclosing_loop(cell.source, line)}. "
@@ -317,7 +317,8 @@ class NotebookRun:
             raise StudentError(f"{label} could not be called: {death}") from None
         arrays: list = []
         header = dict(fields(sandbox, arrays), question=question)
-        limit = self._time_left(timeout or self.limits.call_timeout)
+        asked = timeout or self.limits.call_timeout
+        limit = self._time_left(asked)
         if limit <= 0:
             raise StudentError(f"{label} was not called: the grading time budget is used up", timed_out=True)
         started = time.monotonic()
@@ -325,7 +326,7 @@ class NotebookRun:
             reply, reply_arrays = sandbox.request(header, arrays, timeout=limit)
         except SandboxDied as death:
             self.sandbox = None
-            hang = self._hang(death, limit)
+            hang = self._hang(death, limit, asked)
             if hang.startswith(f"{label} "):  # the function called hung: the hang says it all
                 message = hang
             else:  # it died, or a function it called hung
