@@ -197,9 +197,10 @@ def build(names: list[str] | None = None, repo: Path = REPO) -> int:
             rows.append((assignment.name, label, document.get("score", 0), maximum))
         print(format_table(result.solution))
         print(f"zip: {result.zip_path.relative_to(repo) if result.zip_path.is_relative_to(repo) else result.zip_path}")
-    print(f"\n{'assignment':<16}{'notebook':<10}{'score':>8}{'max':>8}")
+    width = max([len("assignment"), *(len(row[0]) for row in rows)]) + 2
+    print(f"\n{'assignment':<{width}}{'notebook':<10}{'score':>8}{'max':>8}")
     for name, label, score, maximum in rows:
-        print(f"{name:<16}{label:<10}{score:>8g}{maximum:>8g}")
+        print(f"{name:<{width}}{label:<10}{score:>8g}{maximum:>8g}")
     if problems:
         print("\nBUILD FAILED:", *problems, sep="\n- ", file=sys.stderr)
         return 1
