@@ -372,10 +372,7 @@ def _enclosing_loop(source: str, line: int) -> str:
     innermost = max(loops, key=lambda node: node.lineno)
     if isinstance(innermost, ast.While):
         return f", inside the while loop of line {innermost.lineno}: does its condition ever become false?"
-    return (
-        f", inside the for loop of line {innermost.lineno}: an element-by-element loop can be far too slow "
-        "at the grader's sizes (vectorise it with numpy)"
-    )
+    return f", inside the for loop of line {innermost.lineno}: a loop can be far too slow at the grader's sizes"
 
 
 def _check_generation(value: Any, sandbox: Sandbox) -> Any:
