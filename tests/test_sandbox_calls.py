@@ -155,3 +155,20 @@ def test_a_short_timeout_the_grader_chose_is_not_called_time_left(slow_run):
     with pytest.raises(StudentError) as slow:
         slow_run.call(None, "slow_but_finishes", (6,), {}, timeout=2)
     assert "did not finish within 2 s;" in slow.value.message and "left" not in slow.value.message
+
+
+def test_a_restart_after_the_notebooks_time_still_replays_its_cells(tmp_path):
+    """notebook_timeout bounds the first run of the cells; a restart late in a grading (after a
+    call hung) replays the cells that ran, or every later question would find no names at all."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    cells = ["def f(x):\n    return x + 1\n\ndef g(x):\n    while True:\n        pass", "import time\ntime.sleep(3)"]
+    limits = Limits(cell_timeout=10, call_timeout=3, notebook_timeout=2)
+    run = NotebookRun([Cell(i, source) for i, source in enumerate(cells)], workdir, limits)
+    try:
+        assert run.call(None, "f", (1,), {}).value == 2
+        with pytest.raises(StudentError):
+            run.call(None, "g", (1,), {})
+        assert run.call(None, "f", (2,), {}).value == 3  # after the restart
+    finally:
+        run.close()

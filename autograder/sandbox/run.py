@@ -141,10 +141,14 @@ class NotebookRun:
             if previous is not None and previous.status in ("timeout", "died", "skipped"):
                 continue
             limit = self.limits.cell_timeout
-            if cell.index in self.first_durations:  # a replay: it ran before, so it should run as fast
+            replay = cell.index in self.first_durations
+            if replay:  # it ran before, so it should run as fast
                 limit = min(limit, 2 * self.first_durations[cell.index] + 5)
             budget = self._time_left(limit)
-            if time.monotonic() - self.started_at > self.limits.notebook_timeout or budget <= 0:
+            # notebook_timeout bounds the first run of the cells; replays after a restart are bounded
+            # by what they took before (else a restart late in a grading would leave no names at all)
+            out_of_time = not replay and time.monotonic() - self.started_at > self.limits.notebook_timeout
+            if out_of_time or budget <= 0:
                 self.outcomes[cell.index] = CellOutcome(
                     "skipped", f"{self.describe_cell(cell)} was not run: the notebook used up its time"
                 )
