@@ -267,3 +267,13 @@ def test_update_sign_hint_only_after_the_gradients_are_verified(hw1_assignment, 
     feedback = feedback_for(document, "training")
     assert "gradients are right" in feedback and "minus, not plus" in feedback
     assert "really updated" not in feedback
+
+
+def test_finite_difference_gradients_are_not_blamed_on_the_loop(hw1_assignment, hw1, grade, tmp_path):
+    """Gradients that pass the numerical check but drift from the replay (finite differences) are
+    named as such, not 'look at the loop' (red-team finding, second round)."""
+    name = "training: db2 by finite differences of the loss (close to the gradient, not equal to it)"
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
+    feedback = feedback_for(document, "training")
+    assert "not equal to backpropagation's" in feedback and "your layers' backward" in feedback
+    assert "look at the loop" not in feedback

@@ -651,7 +651,7 @@ def _shapes(d, h, c):
 # and on the update in the loop. When a training check fails, the grader checks each of these
 # itself, in that order, and the feedback names the first that fails: a hint about the loop is
 # given only when the layers and the gradients were verified right.
-_training_verdicts: dict[str, str] = {}  # "layers", "gradients" -> "" when right, else why not
+_training_verdicts: dict[str, str] = {}  # "layers", "gradients", "exactness" -> "" when right, else why not
 
 
 def _layer_checks(student, layer):
@@ -744,6 +744,39 @@ def gradients_verdict(student):
         except CheckFailed as failure:
             _training_verdicts["gradients"] = str(failure)
     return _training_verdicts["gradients"]
+
+
+NET_EXACT_RTOL = 1e-12  # backpropagation written differently agrees to ~1.5e-13; finite differences ~4e-12 at best
+
+
+def exactness_verdict(student):
+    """ "" when two_layer_net_loss's gradients equal backpropagation's (ref.two_layer_loss_and_grads)
+    to NET_EXACT_RTOL, else what was seen. Asked only once its gradients passed the numerical check,
+    to tell gradients that are merely close (finite differences) from a wrong training loop."""
+    if "exactness" not in _training_verdicts:
+        rng = np.random.default_rng(11)
+        params, x, y = ref.init_two_layer(4, 6, 3, rng), rng.standard_normal((7, 4)), rng.integers(0, 3, 7)
+        params["b1"] = rng.uniform(0.1, 0.5, 6)  # away from ReLU's kink
+        _, exact = ref.two_layer_loss_and_grads(params, x, y)
+        try:
+            _, grads = expect_tuple(
+                student_call(student.two_layer_net_loss, params, x, y), 2, "two_layer_net_loss", "loss, grads"
+            )
+            grads = _check_params(grads, _shapes(4, 6, 3), "two_layer_net_loss", "grads")
+            worst = max(float(np.max(relative_errors(grads[key], exact[key]))) for key in exact)
+        except CheckFailed as failure:
+            worst, verdict = None, str(failure)
+        if worst is not None:
+            verdict = (
+                ""
+                if worst <= NET_EXACT_RTOL
+                else f"two_layer_net_loss's gradients pass the numerical check but are not equal to backpropagation's "
+                f"(relative error {worst:.1e}; backpropagation through your layers agrees to about 1e-13). "
+                "Finite differences give gradients like that: it must use your layers' backward functions. "
+                "Over many steps the difference grows until the run leaves the grader's replay."
+            )
+        _training_verdicts["exactness"] = verdict
+    return _training_verdicts["exactness"]
 
 
 def with_dependencies(student, check):
@@ -899,6 +932,9 @@ def training_diagnosis(student, task_data):
     gradients = gradients_verdict(student)
     if gradients:
         return True, f"two_layer_net_loss gives wrong gradients, so training cannot work: {gradients}"
+    exactness = exactness_verdict(student)
+    if exactness:
+        return True, exactness
     return False, mistake_verdict(student, *task_data)
 
 
