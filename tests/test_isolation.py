@@ -272,7 +272,7 @@ def test_a_hanging_backward_costs_one_timeout(hw1, tmp_path, mode):
     feedback = feedback_for(document, "relu")
     assert "relu_backward (defined in code cell" in feedback and "did not finish within 10 s" in feedback
     assert "while True" in feedback
-    assert seconds < 45, f"grading took {seconds:.0f} s"
+    assert seconds < 60, f"grading took {seconds:.0f} s"  # the cell's timeout and the call's (10 s each), plus the rest
 
 
 # 18. found by the red team: turning a zero into a "grader error", and fairness of the hang rules --------
