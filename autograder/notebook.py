@@ -9,6 +9,7 @@ nbformat 3 layout, saved outputs of any size and renamed files are all fine.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -17,6 +18,30 @@ from autograder.sandbox import Cell
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 CHECK_CALL = re.compile(r"""\.check\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']""")
+
+
+def check_calls(source: str) -> list[str]:
+    """The questions of the ``grader.check("<question>")`` calls in a cell's code, in order; a call
+    in a comment or a string does not count (it would move the question's checkpoint). A cell that
+    is not plain Python (IPython magics) is read line by line without its magics; one that still
+    does not parse falls back to the text."""
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return CHECK_CALL.findall(source)
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "check"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+        and node.args[0].value.isidentifier()
+    ]
+    return [node.args[0].value for node in sorted(calls, key=lambda node: (node.lineno, node.col_offset))]
 
 
 class NotGradable(Exception):
@@ -100,7 +125,7 @@ def _read_cells(path: Path) -> list[Cell]:
         if not isinstance(raw, dict) or raw.get("cell_type") != "code":
             continue
         source = _source_text(raw.get("source", raw.get("input", "")))
-        cells.append(Cell(len(cells), source, CHECK_CALL.findall(source)))
+        cells.append(Cell(len(cells), source, check_calls(source)))
     if not any(cell.source.strip() for cell in cells):
         raise NotGradable(f"{name} has no code in it: submit the notebook you worked in, saved, with your code in it.")
     return cells

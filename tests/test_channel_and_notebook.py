@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from autograder.notebook import NotGradable, find_notebook, read_cells
+from autograder.notebook import NotGradable, check_calls, find_notebook, read_cells
 from autograder.sandbox import Program, channel
 from autograder.sandbox.channel import ChannelError, ChannelTimeout, Endpoint, Handle, decode, encode, pack
 
@@ -498,3 +498,18 @@ def test_find_notebook_prefers_the_expected_name_then_the_newest(tmp_path):
     exact = write(tmp_path / "hw1_layers.ipynb", {})
     os.utime(exact, (0, 0))
     assert find_notebook(tmp_path, "hw1_layers.ipynb") == exact
+
+
+@pytest.mark.parametrize(
+    "source, questions",
+    [
+        ('grader.check("relu")', ["relu"]),
+        ("W = 1.0  # a later cell, after grader.check('bumps')", []),  # a comment moved the checkpoint
+        ("print(\"run grader.check('xor') again\")", []),
+        ('%matplotlib inline\ngrader.check("q1")', ["q1"]),
+        ('grader.check("a"); grader.check("b")', ["a", "b"]),
+        ('def broken(:\n    grader.check("q")', ["q"]),  # not Python: the text decides
+    ],
+)
+def test_only_real_check_calls_are_checkpoints(source, questions):
+    assert check_calls(source) == questions

@@ -172,3 +172,26 @@ def test_a_restart_after_the_notebooks_time_still_replays_its_cells(tmp_path):
         assert run.call(None, "f", (2,), {}).value == 3  # after the restart
     finally:
         run.close()
+
+
+def test_a_question_is_graded_on_its_arrays_as_they_were_at_its_check(tmp_path):
+    """A later cell that changes an array in place (xor_b1[0] = 0) or rebinds a global does not
+    change what an earlier question is graded on (hw3 red team)."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    cells = [
+        "import numpy as np\nTOL = None\nweights = {'b1': np.zeros(2)}\nalias = weights['b1']\n"
+        "def tol():\n    return TOL\ndef b1():\n    return weights['b1']",
+        "pass",
+        "TOL = 1.0\nweights['b1'][0] = 5.0",
+    ]
+    run = NotebookRun([Cell(0, cells[0]), Cell(1, cells[1], ["q"]), Cell(2, cells[2])], workdir)
+    try:
+        assert run.call("q", "tol", (), {}).value is None
+        assert run.call("q", "b1", (), {}).value.tolist() == [0.0, 0.0]
+        assert run.call(None, "b1", (), {}).value.tolist() == [5.0, 0.0]  # the notebook's end
+        program = Program("alias")
+        same = program.call("b1")
+        assert run.run_program("q", program, [same])[0].tolist() == [0.0, 0.0]
+    finally:
+        run.close()

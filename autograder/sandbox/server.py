@@ -44,6 +44,39 @@ OUTPUT_LIMIT_PER_REQUEST = 8 * 1024
 OUTPUT_LIMIT_TOTAL = 256 * 1024
 
 
+CHECKPOINT_COPY_BYTES = 128 * 1024**2  # arrays copied per checkpoint; beyond that, kept by reference
+
+
+def checkpoint_of(namespace: dict) -> dict:
+    """The student's names as they stand now: a new dict whose numpy arrays (also inside lists,
+    tuples and dicts, aliases kept as aliases) are copies, so that a later cell changing an array
+    in place (``W1[0] = 0``) does not change what the question is graded on. Other objects are
+    shared; past CHECKPOINT_COPY_BYTES in all, arrays are shared too."""
+    left = [CHECKPOINT_COPY_BYTES]
+    copies: dict[int, object] = {}
+
+    def frozen(value, depth: int):
+        if id(value) in copies:
+            return copies[id(value)]
+        kind = type(value)
+        try:
+            if kind.__module__ == "numpy" and kind.__name__ == "ndarray" and value.nbytes <= left[0]:
+                left[0] -= value.nbytes
+                result = value.copy()
+            elif kind in (list, tuple) and depth < 3:
+                result = kind(frozen(item, depth + 1) for item in value)
+            elif kind is dict and depth < 3:
+                result = {key: frozen(item, depth + 1) for key, item in value.items()}
+            else:
+                return value
+        except Exception:  # noqa: BLE001 - whatever the student's objects do, the name is kept as it is
+            return value
+        copies[id(value)] = result
+        return result
+
+    return {name: frozen(value, 0) for name, value in namespace.items()}
+
+
 class CappedOutput(io.TextIOBase):
     """A stdout/stderr replacement that keeps at most a few kilobytes of what is printed."""
 
@@ -255,7 +288,7 @@ class Server:
         result = self.shell.run_cell(str(request["source"]), store_history=False)
         error = result.error_before_exec or result.error_in_exec
         for question in request.get("checkpoints", []):
-            self.checkpoints[question] = dict(self.shell.user_ns)
+            self.checkpoints[question] = checkpoint_of(self.shell.user_ns)
         # After a MemoryError the notebook may hold on to what it allocated: start afresh without it.
         fatal = isinstance(error, MemoryError)
         self.reply({"ok": error is None, "error": None if error is None else _describe_error(error), "fatal": fatal})
