@@ -9,6 +9,9 @@ points = 2
 def test_best_linear_accuracy(best_linear_accuracy, answer_xor_linear, np):
     from nn_checks import expect_number
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    ties = best_linear_accuracy(corners[[0, 2, 1]], np.array([0, 1, 0]), np.array([0.0, 1.0]))
+    hint = 'Many scores here are exactly 0: a classifier says 1 only where w1 x1 + w2 x2 + b > 0 (0 where it is exactly 0).'
+    expect_number(ties, 1.0, 'best_linear_accuracy((0, 0), (1, 0), (0, 1) labelled 0, 1, 0, grid [0., 1.])', hint)
     grid = np.linspace(-2, 2, 17)
     for name, labels, expected in (('XOR', [0, 1, 1, 0], 0.75), ('AND', [0, 0, 0, 1], 1.0)):
         value = best_linear_accuracy(corners, np.array(labels), grid)
