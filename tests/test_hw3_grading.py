@@ -169,8 +169,10 @@ def test_finite_difference_gradients_earn_no_gradient_points(hw3_assignment, hw3
     failed = failed_tests(document, "sine_net")
     assert "sine_net_loss on other sizes: the loss and every gradient match the grader's" in failed
     assert "sine_net_loss's gradients are right and fast with 1,000 hidden units" in failed
-    assert "sine_net_loss on the public example: loss and every gradient" not in failed  # the values are right
-    assert "finite differences would take about" in feedback_for(document, "sine_net")
+    # close to the gradient but not exact (the notebook's 1e-12): the public example fails too
+    assert "sine_net_loss on the public example: loss and every gradient" in failed
+    feedback = feedback_for(document, "sine_net")
+    assert "finite differences would take about" in feedback and "close to the exact" in feedback
 
 
 def test_gradients_right_only_at_the_public_size_lose_the_gradient_points(hw3, grade3, tmp_path):
@@ -214,7 +216,7 @@ def sine_net_loss(params, x, y):
 
 def test_fabricated_loss_history_is_caught_by_the_replay(hw3, grade3, tmp_path):
     """The network is trained right, but loss_history is invented (a smooth fall): the grader
-    recomputes every entry of its replay instead of believing it."""
+    recomputes every entry of its replay (3 steps, then the whole 1,000-step run) instead of believing it."""
     cheat = """
 _real_train = train_sine_net
 def train_sine_net(x, y, hidden_size=32, learning_rate=2e-4, steps=1000, seed=0):
@@ -224,7 +226,9 @@ def train_sine_net(x, y, hidden_size=32, learning_rate=2e-4, steps=1000, seed=0)
     document = graded(hw3, grade3, tmp_path, insert=[('grader.check("sine_net")', cheat)])
     only_loses(document, "sine_net")
     assert failed_tests(document, "sine_net") == [
-        "train_sine_net on the grader's points: its first 3 steps match the grader's replay of gradient descent"
+        "train_sine_net on the grader's points: its first 3 steps match the grader's replay of gradient descent",
+        "train_sine_net on the grader's points: all 1,000 steps (every loss and the final params) match the grader's "
+        "replay, and the held-out error is at most 0.05",
     ]
     assert "loss_history[0] is 10, but at init_sine_net(32, " in feedback_for(document, "sine_net")
 
@@ -266,3 +270,73 @@ def test_bump_hints_fire_only_when_checked(hw3, grade3, tmp_path):
     for hint in ("flip the sign", "plus about", "too shallow", "only half up"):
         assert hint not in feedback
     assert "Your hidden units step at x = -b1 / W1" in feedback
+
+
+# --------------------------------------------------------------------------- red team, round 1
+RED_TEAM_BUGS = [
+    "nonlinear: vectorised central differences in tanh and leaky ReLU backward (fast, not exact)",
+    "nonlinear: tanh backward by a loop of central differences (public example only, no timing)",
+    "nonlinear: tanh backward for 2-D x only (loops over rows and columns)",
+    "bumps: steepness_for with the sign flipped, seen from bump_network",
+    "xor: best_linear_accuracy says 1 where the score is exactly 0 (>= 0)",
+    "xor: hidden units OR and AND both added (3 of 4 corners)",
+    "depth_width: answers as floats (25.0), the notebook asks for ints",
+    "sine_net: gradients by central differences vectorised over the hidden units (fast, not exact)",
+    "sine_net: sine_net_loss left blank, train_sine_net computes its own gradients",
+    "sine_net: 3 honest steps, then least squares and an invented loss history",
+]
+
+
+@pytest.mark.parametrize("name", RED_TEAM_BUGS)
+def test_red_team_attack_loses_on_its_question_with_its_feedback(hw3_assignment, hw3, grade3, tmp_path, name):
+    bug = next(c for c in load_catalogue(hw3_assignment) if c.name == name)
+    document = graded(hw3, grade3, tmp_path, bug.replace, bug.insert)
+    assert lost(document, bug.question) > 0
+    feedback = feedback_for(document, bug.question)
+    assert all(word in feedback for word in bug.feedback), feedback
+    assert not any(word in feedback for word in bug.forbidden), feedback
+
+
+def test_finite_difference_public_examples_earn_nothing(hw3_assignment, hw3, grade3, tmp_path):
+    """A per-element loop of central differences is never timed on the public example: exactness catches it."""
+    bug = next(c for c in load_catalogue(hw3_assignment) if "loop of central differences" in c.name)
+    document = graded(hw3, grade3, tmp_path, bug.replace, bug.insert)
+    assert "tanh forward (also at +-1000) and backward on the public example" in failed_tests(document, "nonlinear")
+
+
+def test_do_nothing_stubs_earn_no_inputs_unchanged_or_architecture_points(hw3, grade3, tmp_path):
+    stubs = {
+        "nonlinear": """
+def tanh_forward(x):
+    return np.zeros_like(x), x
+def tanh_backward(dout, cache):
+    return np.zeros_like(dout)
+def leaky_relu_forward(x, slope=0.01):
+    return np.zeros_like(x), x
+def leaky_relu_backward(dout, cache):
+    return np.zeros_like(dout)
+def step_forward(x):
+    return np.zeros_like(x), x
+def step_backward(dout, cache):
+    return np.zeros_like(dout)
+""",
+        "bumps": """
+def bump_network(x_samples, f_samples, n_bumps):
+    return np.zeros((1, 2 * n_bumps)), np.zeros(2 * n_bumps), np.zeros((2 * n_bumps, 1)), np.zeros(1)
+""",
+        "sine_net": """
+def sine_net_loss(params, x, y):
+    return 0.0, {key: np.zeros_like(value) for key, value in params.items()}
+""",
+    }
+    document = graded(hw3, grade3, tmp_path, insert=[(f'grader.check("{q}")', code) for q, code in stubs.items()])
+    assert "tanh, leaky ReLU and step leave their inputs unchanged (and give the right values)" in failed_tests(
+        document, "nonlinear"
+    )
+    assert (
+        "bump_network returns one hidden layer of 2 units per bump that approximates f, for other numbers of bumps"
+        in (failed_tests(document, "bumps"))
+    )
+    assert "sine_net_loss leaves params, x and y unchanged (and gives the right loss and gradients)" in failed_tests(
+        document, "sine_net"
+    )
