@@ -106,7 +106,9 @@ def best_linear_accuracy(x, y, grid):
 '''
     document = graded(hw3, grade3, tmp_path, insert=[('grader.check("xor")', lookup)])
     only_loses(document, "xor")
-    assert failed_tests(document, "xor") == ["best_linear_accuracy on other points, labels and grids"]
+    assert failed_tests(document, "xor") == [
+        "best_linear_accuracy on other points, labels and grids (also with scores of exactly 0)"
+    ]
     assert "best_linear_accuracy(" in feedback_for(document, "xor")
 
 
@@ -120,7 +122,7 @@ def bump_network(x_samples, f_samples, n_bumps):
 """
     document = graded(hw3, grade3, tmp_path, insert=[('grader.check("bumps")', cheat)])
     only_loses(document, "bumps")
-    assert lost(document, "bumps") == 2.0
+    assert lost(document, "bumps") == 2.5  # the architecture point needs a network that approximates f too
     assert "a function you do not see" in feedback_for(document, "bumps")
 
 
@@ -138,7 +140,7 @@ def bump_network(x_samples, f_samples, n_bumps):
     document = graded(hw3, grade3, tmp_path, insert=[('grader.check("bumps")', cheat)])
     only_loses(document, "bumps")
     assert failed_tests(document, "bumps") == [
-        "bump_network returns one hidden layer of 2 units per bump, for other numbers of bumps",
+        "bump_network returns one hidden layer of 2 units per bump that approximates f, for other numbers of bumps",
         "the grader's evaluation of your bump networks for a smooth function you do not see: error <= 1.5 L / n",
         "the same for a function with a kink",
         "the same for a steep rise",
@@ -237,7 +239,7 @@ def test_step_with_a_straight_through_gradient_loses_and_is_told_why(hw3_assignm
     bug = next(c for c in load_catalogue(hw3_assignment) if c.name.startswith("nonlinear: step 'gradient' of 1"))
     document = graded(hw3, grade3, tmp_path, bug.replace, bug.insert)
     only_loses(document, "nonlinear")
-    assert lost(document, "nonlinear") == 0.75
+    assert lost(document, "nonlinear") == 1.0  # also the inputs-unchanged point, which needs right values
     feedback = feedback_for(document, "nonlinear")
     assert "a 'gradient' of 1" in feedback and "answer_step_gradient is 1, expected 0" in feedback
 
