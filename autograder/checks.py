@@ -43,7 +43,14 @@ def describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"a {value.dtype} array of shape {value.shape}"
     if _kept_in_sandbox(value):
-        return "... (not filled in yet)" if value.type_name == "ellipsis" else f"a {value.type_name} object"
+        if value.type_name == "ellipsis":
+            return "... (not filled in yet)"
+        if value.type_name.startswith("ndarray of dtype"):  # an array that is not plain numbers
+            return f"a numpy array{value.type_name[len('ndarray') :]}"
+        if " of dtype " in value.type_name:  # a numpy array subclass, such as a masked array
+            name, details = value.type_name.split(" of dtype ", 1)
+            return f"a {name} (a numpy array subclass) of dtype {details}"
+        return f"a {value.type_name} object"
     if value is None:
         return "None"
     if isinstance(value, (tuple, list)):
@@ -66,7 +73,8 @@ def expect_array(value: Any, expected_shape: tuple, function: str, output: str, 
     """`value` must be a plain float64 ndarray of exactly `expected_shape`, all finite."""
     if _kept_in_sandbox(value):
         raise CheckFailed(
-            f"{function}: {output} is {describe(value)}, expected a numpy.ndarray (subclasses and array-like objects do not count)."
+            f"{function}: {output} is {describe(value)}, expected a plain float64 numpy.ndarray of shape "
+            f"{tuple(expected_shape)} (subclasses, object arrays and array-like objects do not count)."
         )
     if not isinstance(value, np.ndarray):
         raise CheckFailed(
@@ -284,12 +292,10 @@ def away_from_kinks(rng: np.random.Generator, shape: tuple, low: float = 0.05, h
 
 
 def expect_int(value: Any, function: str, expected: int, what: str) -> None:
-    """An integer answer (Python or numpy int, or an integral float) equal to `expected`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
-        raise CheckFailed(f"{function}: {what} is {describe(value)}, expected an integer.")
-    number = float(value)
-    if not np.isfinite(number) or number != int(number):
-        raise CheckFailed(f"{function}: {what} is {value}, expected a whole number.")
+    """An int answer (a Python or numpy integer, as the notebooks ask: not 25.0) equal to `expected`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        shown = f"{type(value).__name__} ({value!r})" if isinstance(value, (float, np.floating)) else describe(value)
+        raise CheckFailed(f"{function}: {what} must be a whole number (an int), not {shown}.")
     if int(value) != expected:
         raise CheckFailed(f"{function}: {what} is {int(value)}, expected {expected}.")
 

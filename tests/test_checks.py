@@ -37,8 +37,11 @@ def test_non_finite_values_fail(bad):
 def test_lists_handles_and_float32_are_named():
     with pytest.raises(CheckFailed, match="is a list"):
         expect_array([1.0, 2.0], (2,), "f", "out")
-    with pytest.raises(CheckFailed, match="subclasses and array-like"):
+    with pytest.raises(CheckFailed, match="a MyArray object, expected a plain float64 .*subclasses"):
         expect_array(Handle(1, "MyArray"), (2,), "f", "out")
+    masked = Handle(2, "MaskedArray of dtype float64 and shape (2,)")
+    with pytest.raises(CheckFailed, match=r"a MaskedArray \(a numpy array subclass\) of dtype float64"):
+        expect_array(masked, (2,), "f", "out")
     with pytest.raises(CheckFailed, match="dtype float32"):
         expect_array(np.ones(2, dtype=np.float32), (2,), "f", "out")
 
@@ -100,6 +103,8 @@ def test_scalars_tuples_ints_and_unchanged_inputs():
         expect_int(12, "f", 13, "count")
     with pytest.raises(CheckFailed, match="whole number"):
         expect_int(12.5, "f", 13, "count")
+    with pytest.raises(CheckFailed, match=r"an int\), not float \(13.0\)"):  # the notebooks ask for ints
+        expect_int(13.0, "f", 13, "count")
     with pytest.raises(CheckFailed, match="modified its input x"):
         expect_unchanged({"x": np.array([1.0, -1.0])}, [np.array([1.0, 0.0])], "relu_forward")
 

@@ -277,3 +277,12 @@ def test_finite_difference_gradients_are_not_blamed_on_the_loop(hw1_assignment, 
     feedback = feedback_for(document, "training")
     assert "not equal to backpropagation's" in feedback and "your layers' backward" in feedback
     assert "look at the loop" not in feedback
+
+
+def test_a_wrong_db_costs_only_the_db_and_large_layer_points(hw1_assignment, hw1, grade, tmp_path):
+    """Red-team B5: the large-layer check of every backward test failed dx and dW for a wrong db."""
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, "linear: db is the mean over the batch")
+    linear = {t["name"].split(": ", 1)[1]: t for t in document["tests"] if t["tags"][0] == "linear"}
+    assert linear["backward: dx matches the numerical gradient"]["score"] == 0.5
+    assert linear["backward: dW matches the numerical gradient"]["score"] == 0.5
+    assert linear["backward: db matches the numerical gradient"]["score"] == 0

@@ -43,6 +43,25 @@ def silences_the_profiler(n):
 def linear_forward(x, W, b):
     return x @ W + b, (x, W, b)
 
+from collections import OrderedDict, defaultdict, namedtuple
+
+Forward = namedtuple("Forward", "out cache")
+Cache = namedtuple("Cache", "x W")
+
+def forward_as_namedtuple(x, W):
+    return Forward(x @ W, Cache(x, W))
+
+def backward_from_namedtuple(dout, cache):
+    return dout @ cache.W.T
+
+def grads_as_ordered_dict(x):
+    grads = defaultdict(float)
+    grads["W1"] = 2 * x
+    return 1.5, OrderedDict(grads)
+
+def object_array(x):
+    return np.array(list(x), dtype=object)
+
 sys.setrecursionlimit(10**6)  # at notebook level: the check pins the limit anyway
 """
 
@@ -90,6 +109,27 @@ def test_a_shape_error_names_the_shapes_the_function_received(run):
         run.call(None, "linear_forward", (np.ones((4, 5)), np.ones((3, 5)), np.ones(3)), {})
     assert "matmul" in raised.value.message
     assert "It received x (4, 5), W (3, 5), b (3,)." in raised.value.message
+
+
+def test_namedtuples_and_dict_subclasses_arrive_as_the_tuples_and_dicts_they_are(run):
+    x, W = np.ones((2, 3)), np.arange(12.0).reshape(3, 4)
+    out, cache = run.call(None, "forward_as_namedtuple", (x, W), {}, keep=(1,)).value
+    assert type(out) is np.ndarray and type(cache).__name__ == "Handle"  # the cache stays in the sandbox
+    dx = run.call(None, "backward_from_namedtuple", (np.ones((2, 4)), cache), {}).value  # cache.W still works
+    np.testing.assert_array_equal(dx, np.ones((2, 4)) @ W.T)
+    loss, grads = run.call(None, "grads_as_ordered_dict", (x,), {}).value
+    assert type(grads) is dict and list(grads) == ["W1"]
+    np.testing.assert_array_equal(grads["W1"], 2 * x)
+
+
+def test_an_object_array_is_described_by_its_dtype_and_shape(run):
+    from autograder.checks import CheckFailed, expect_array
+
+    value = run.call(None, "object_array", (np.ones(3),), {}).value
+    with pytest.raises(
+        CheckFailed, match=r"dx is a numpy array of dtype object and shape \(3,\), expected a plain float64"
+    ):
+        expect_array(value, (3,), "f", "dx")
 
 
 SLOW_NOTEBOOK = [
@@ -155,6 +195,19 @@ def test_a_short_timeout_the_grader_chose_is_not_called_time_left(slow_run):
     with pytest.raises(StudentError) as slow:
         slow_run.call(None, "slow_but_finishes", (6,), {}, timeout=2)
     assert "did not finish within 2 s;" in slow.value.message and "left" not in slow.value.message
+
+
+def test_a_speed_probe_that_runs_out_of_time_leaves_the_function_usable(slow_run):
+    """Red-team B4: a timeout at the size chosen to time a function (a slow but correct loop, or
+    finite differences there) made it a stand-in, which then failed the training question too."""
+    with pytest.raises(StudentError) as slow:
+        slow_run.call(None, "elementwise", (10**6,), {}, timeout=2, speed_probe=True)
+    assert "did not finish within 2 s" in slow.value.message and "does not run it again" not in slow.value.message
+    assert slow_run.call("training", "elementwise", (3,), {}).value == 9.0  # small sizes still run
+    with pytest.raises(StudentError):  # an ordinary call that hangs: a stand-in from then on
+        slow_run.call(None, "elementwise", (10**6,), {}, timeout=2)
+    with pytest.raises(StudentError, match="does not run it again"):
+        slow_run.call("training", "elementwise", (3,), {})
 
 
 def test_a_restart_after_the_notebooks_time_still_replays_its_cells(tmp_path):

@@ -185,11 +185,12 @@ class NotebookRun:
             status = "ok" if reply.get("ok") else "error"
             self.outcomes[cell.index] = CellOutcome(status, str(reply.get("error") or ""))
 
-    def _hang(self, death: SandboxDied, limit: float, asked: float) -> str:
+    def _hang(self, death: SandboxDied, limit: float, asked: float, remember: bool = True) -> str:
         """After a call into the sandbox died: count a timeout against the hang budget, and if the
         Watchdog saw one notebook function running for most of that time, remember it as hung:
-        from the next start on it is a stand-in that raises at once. Returns what to tell the
-        student, or "". The report is untrusted: anything odd in it is ignored."""
+        from the next start on it is a stand-in that raises at once (unless not `remember`).
+        Returns what to tell the student, or "". The report is untrusted: anything odd in it is
+        ignored."""
         if not death.timed_out:
             return ""
         self.hang_seconds += limit
@@ -212,9 +213,11 @@ class NotebookRun:
             within = f"the {limit:g} s left (earlier timeouts used up the grading's time)" if cut else f"{limit:g} s"
             message = (
                 f"{name} (defined in code cell {index + 1}) did not finish within {within}; it was still "
-                f"running line {line}{f' ({text[:80]})' if text else ''}{_enclosing_loop(cell.source, line)}. "
-                "The grader does not run it again: every later use of it fails at once"
+                f"running line {line}{f' ({text[:80]})' if text else ''}{_enclosing_loop(cell.source, line)}"
             )
+            if not remember:
+                return message
+            message += ". The grader does not run it again: every later use of it fails at once"
             self.hung[(index, name)] = message
             return message
         return ""
@@ -248,11 +251,14 @@ class NotebookRun:
         timeout: float | None = None,
         keep: tuple = (),
         get: bool = False,
+        speed_probe: bool = False,
     ) -> CallResult:
         """Call the student's `name` with the names as they stood at `question`'s checkpoint.
 
         keep: positions in a returned tuple to hold in the sandbox as handles (a cache).
         get: fetch the value of the variable `name` instead of calling it.
+        speed_probe: a call at a size chosen to time it: a timeout says "too slow at this size",
+        not "never returns", so the function is neither made a stand-in nor refused later.
         The time in the result is measured here, in the grader: the sandbox could lie about it."""
 
         def fields(sandbox: Sandbox, arrays: list) -> dict:
@@ -265,7 +271,7 @@ class NotebookRun:
                 "get": get,
             }
 
-        reply, reply_arrays, seconds, generation = self._exchange(question, name, fields, timeout)
+        reply, reply_arrays, seconds, generation = self._exchange(question, name, fields, timeout, speed_probe)
         try:
             value = decode(reply["value"], reply_arrays, generation)
             args_after = decode(reply["args_after"], reply_arrays, generation)
@@ -307,10 +313,11 @@ class NotebookRun:
         return StudentError(message)
 
     def _exchange(
-        self, question: str | None, label: str, fields, timeout: float | None
+        self, question: str | None, label: str, fields, timeout: float | None, speed_probe: bool = False
     ) -> tuple[dict, list, float, int]:
         """One request at `question`'s checkpoint: (reply, its arrays, seconds, sandbox generation).
-        Raises StudentError for timeouts, deaths and errors in student code."""
+        Raises StudentError for timeouts, deaths and errors in student code. After a speed probe's
+        timeout the function stays callable (see `call`)."""
         for key in ((question, label), (ANY_QUESTION, label)):
             if key in self.failed_calls:
                 message, timed_out = self.failed_calls[key]
@@ -330,13 +337,15 @@ class NotebookRun:
             reply, reply_arrays = sandbox.request(header, arrays, timeout=limit)
         except SandboxDied as death:
             self.sandbox = None
-            hang = self._hang(death, limit, asked)
+            hang = self._hang(death, limit, asked, remember=not speed_probe)
             if hang.startswith(f"{label} "):  # the function called hung: the hang says it all
                 message = hang
             else:  # it died, or a function it called hung
                 message = f"{label} {death}" + (f": {hang}" if hang else "")
             timed_out = death.timed_out and not hang  # a hang message already says what happened
             self.last_failure = message
+            if speed_probe and death.timed_out:  # too slow at the probe's size only: smaller calls still run
+                raise StudentError(message, timed_out=timed_out) from None
             self.failed_calls[(question, label)] = (message, timed_out)  # it killed the sandbox: not again
             if death.timed_out and not hang:  # no stand-in to make it fail fast: no question calls it again
                 self.failed_calls[(ANY_QUESTION, label)] = (message, True)
@@ -399,8 +408,16 @@ class StudentNamespace:
         self._run = run
         self._question = question
 
-    def call(self, name: str, *args: Any, timeout: float | None = None, keep: tuple = (), **kwargs: Any) -> CallResult:
-        return self._run.call(self._question, name, args, kwargs, timeout=timeout, keep=keep)
+    def call(
+        self,
+        name: str,
+        *args: Any,
+        timeout: float | None = None,
+        keep: tuple = (),
+        speed_probe: bool = False,
+        **kwargs: Any,
+    ) -> CallResult:
+        return self._run.call(self._question, name, args, kwargs, timeout=timeout, keep=keep, speed_probe=speed_probe)
 
     def value(self, name: str) -> Any:
         """The plain value of the variable `name` (a numeric answer), not a call."""

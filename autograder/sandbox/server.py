@@ -77,6 +77,35 @@ def checkpoint_of(namespace: dict) -> dict:
     return {name: frozen(value, 0) for name, value in namespace.items()}
 
 
+def as_plain_containers(value, depth: int = 0):
+    """A function's result with dict subclasses (OrderedDict, defaultdict: str keys) made plain
+    dicts at any depth below 3, and a tuple or list subclass (a namedtuple such as
+    ``Forward(out, cache)``) made a plain tuple or list at the top: the notebook's "returns a tuple"
+    and "a dict" hold for them. Other objects (a namedtuple cache inside) are left as they are and
+    stay in the sandbox as handles. Only the containers are copied, read through the base class."""
+    kind = type(value)
+    if depth >= 3:
+        return value
+    if isinstance(value, dict) and all(type(key) is str for key in dict.keys(value)):
+        return {key: as_plain_containers(item, depth + 1) for key, item in dict.items(value)}
+    if kind in (tuple, list) or (depth == 0 and isinstance(value, (tuple, list))):
+        base = tuple if isinstance(value, tuple) else list
+        return base(as_plain_containers(item, depth + 1) for item in base.__iter__(value))
+    return value
+
+
+def handle_type_name(value) -> str:
+    """What a handle says its object is: the type's name, and for a numpy array that cannot be
+    sent (an object dtype, a subclass) its dtype and shape, so that a message can name them."""
+    kind = type(value)
+    try:
+        if kind.__module__.startswith("numpy") and hasattr(value, "dtype") and hasattr(value, "shape"):
+            return f"{kind.__name__} of dtype {value.dtype} and shape {tuple(value.shape)}"
+    except Exception:  # noqa: BLE001 - a student's object whose attributes raise keeps its bare name
+        pass
+    return kind.__name__
+
+
 class CappedOutput(io.TextIOBase):
     """A stdout/stderr replacement that keeps at most a few kilobytes of what is printed."""
 
@@ -249,7 +278,7 @@ class Server:
         handle_id = self.next_handle
         self.next_handle += 1
         self.handles[handle_id] = value
-        return {"t": "handle", "id": handle_id, "type": type(value).__name__}
+        return {"t": "handle", "id": handle_id, "type": handle_type_name(value)}
 
     def resolve(self, value):
         """Replace handles sent back by the grader with the objects they stand for."""
@@ -318,7 +347,7 @@ class Server:
                 return
             function = namespace[name]
             if request.get("get"):  # the value of a variable, not a call
-                self.reply({"ok": True}, {"value": function, "args_after": []})
+                self.reply({"ok": True}, {"value": as_plain_containers(function), "args_after": []})
                 return
             if not callable(function):
                 error = f"TypeError: {name} is a {type(function).__name__}, not a function"
@@ -332,10 +361,11 @@ class Server:
                 received = _shapes_received(function, args, kwargs, error)
                 self.reply({"ok": False, "error": _describe_error(error) + _where(error) + received})
                 return
+            value = as_plain_containers(value)
             keep = set(request.get("keep", []))
             if keep and type(value) in (tuple, list):  # e.g. the cache of (out, cache) stays here
                 value = type(value)(
-                    self.channel.Handle(self.to_handle(v)["id"], type(v).__name__) if i in keep else v
+                    self.channel.Handle(self.to_handle(v)["id"], handle_type_name(v)) if i in keep else v
                     for i, v in enumerate(value)
                 )
             self.reply({"ok": True}, {"value": value, "args_after": args})
