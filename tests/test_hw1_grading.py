@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import feedback_for, scores_by_question, write_variant
+from conftest import REPO, feedback_for, scores_by_question, write_variant
 
 from autograder.verify import load_catalogue, public_check
 
@@ -108,7 +108,7 @@ def test_backward_writing_into_its_cache_loses_the_inputs_point(hw1_assignment, 
     name = "relu: backward writes into its cache (CS231n: x[x < 0] = 0; x[x > 0] = 1; dx = x * dout)"
     document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
     relu = {t["name"]: t for t in document["tests"] if t["tags"][0] == "relu"}
-    assert relu["relu: forward and backward leave their inputs unchanged"]["score"] == 0
+    assert relu["relu: forward and backward leave their inputs unchanged (and give the right values)"]["score"] == 0
     assert sum(t["score"] for t in relu.values()) == 2 - 0.25  # its values are right: only that point
     assert "relu_backward modified the input x of relu_forward" in feedback_for(document, "relu")
 
@@ -280,9 +280,139 @@ def test_finite_difference_gradients_are_not_blamed_on_the_loop(hw1_assignment, 
 
 
 def test_a_wrong_db_costs_only_the_db_and_large_layer_points(hw1_assignment, hw1, grade, tmp_path):
-    """Red-team B5: the large-layer check of every backward test failed dx and dW for a wrong db."""
+    """Red-team B5: the large-layer check of every backward test failed dx and dW for a wrong db.
+    (It costs the inputs-unchanged point too: that point needs right values, red team A2.)"""
     document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, "linear: db is the mean over the batch")
-    linear = {t["name"].split(": ", 1)[1]: t for t in document["tests"] if t["tags"][0] == "linear"}
+    linear = {t["name"].split(": ", 1)[1].split(" (")[0]: t for t in document["tests"] if t["tags"][0] == "linear"}
     assert linear["backward: dx matches the numerical gradient"]["score"] == 0.5
     assert linear["backward: dW matches the numerical gradient"]["score"] == 0.5
     assert linear["backward: db matches the numerical gradient"]["score"] == 0
+
+
+# ------------------------------------------------------------------- hw1 red team, third round
+STUBS = {  # do-nothing stubs (red team A2: they earned 2.25 of 20 on the inputs-unchanged points)
+    "linear": "def linear_forward(x, W, b):\n    return 0, 0\n\n\ndef linear_backward(dout, cache):\n    return 0, 0, 0\n",
+    "relu": "def relu_forward(x):\n    return 0, 0\n\n\ndef relu_backward(dout, cache):\n    return 0\n",
+    "sigmoid": "def sigmoid_forward(x):\n    return 0, 0\n\n\ndef sigmoid_backward(dout, cache):\n    return 0\n",
+    "mse": "def mse_loss(pred, y):\n    return 0, 0\n",
+    "softmax_ce": "def softmax_cross_entropy(scores, y):\n    return 0, 0\n",
+    "param_count": "def mlp_param_count(sizes):\n    return 0\n\n\nanswer_one_hidden = 0\nanswer_two_hidden = 0\n",
+    "training": "def two_layer_net_loss(params, x, y):\n"
+    "    return 0.0, {key: np.zeros_like(value) for key, value in params.items()}\n\n\n"
+    "def train_two_layer_net(x, y, hidden_size=64, learning_rate=0.5, epochs=100, batch_size=32, seed=0):\n"
+    "    return {}, []\n",
+}
+
+
+def test_do_nothing_stubs_get_zero(hw1, grade, tmp_path):
+    """A2: a stub changes none of its inputs, but the inputs-unchanged points (and training's
+    returns-shaped-like-params point) need right values too: stubs everywhere score 0."""
+    insert = [(f'grader.check("{question}")', code) for question, code in STUBS.items()]
+    document = grade(write_variant(hw1.solution, tmp_path / "hw1_layers.ipynb", [], insert))
+    assert document["score"] == 0, {t["name"]: t["score"] for t in document["tests"] if t["score"]}
+    names = [t["name"] for t in document["tests"]]
+    assert sum("(and give" in n or "(and gives" in n for n in names) == 5, names
+    assert "training: two_layer_net_loss returns the right float loss and a grads dict shaped like params" in names
+
+
+def test_global_shift_in_softmax_is_named_by_what_was_seen(hw1_assignment, hw1, grade, tmp_path):
+    """A3: one maximum for the whole array keeps rows around +1000 right and rows around -1000 not;
+    every call mixes both, and the hint names the shared shift after calling each group alone."""
+    name = "softmax_ce: shifted by the maximum of the whole array, not each row's"
+    notebook = _entry_notebook(hw1_assignment, hw1, tmp_path, name)
+    document = grade(notebook)
+    softmax = {t["name"].split(": ", 1)[1]: t for t in document["tests"] if t["tags"][0] == "softmax_ce"}
+    stable = next(t for n, t in softmax.items() if n.startswith("stable for scores around +-1000"))
+    assert stable["score"] == 0 and "scores.max()" in stable["output"] and "its own maximum" in stable["output"]
+    assert sum(t["score"] for t in softmax.values()) == 3  # only the stability point
+    assert "each in a call of its own" in _public_failures(hw1, notebook, tmp_path)["softmax_ce"]
+
+
+def test_unstable_softmax_is_not_told_about_a_shared_shift(hw1_assignment, hw1, grade, tmp_path):
+    document = _grade_entry(
+        hw1_assignment, hw1, grade, tmp_path, "softmax_ce: no max shift (NaN or inf for large scores)"
+    )
+    assert "each in a call of its own" not in feedback_for(document, "softmax_ce")
+
+
+def test_triple_loop_used_by_training_keeps_full_marks(hw1_assignment, hw1, grade, tmp_path):
+    """B2: a correct plain-Python triple-loop linear_backward, used by every training run, keeps every
+    point (the digits run is 3 epochs: about 18 s idle for such a loop, against 120 s)."""
+    name = "linear: plain-Python triple-loop backward, used by training too (B2)"
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
+    assert document["score"] == 20, feedback_for(document, "training") or feedback_for(document, "linear")
+
+
+def test_notebook_states_the_time_limits():
+    """B3: the limits a grade relies on are written where a student reads how the notebook is graded."""
+    import json
+
+    from autograder.sandbox.process import Limits
+
+    notebook = json.loads((REPO / "assignments" / "hw1_layers" / "hw1_layers.ipynb").read_text())
+    text = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    limits = Limits()
+    for seconds in (limits.cell_timeout, limits.notebook_timeout, limits.call_timeout):
+        assert f"**{seconds:g} s**" in text, seconds
+    assert "a training run **2 minutes**" in text and "Keep experiments short" in text
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("training: init_two_layer_net called without the seed", "without the seed"),
+        ("training: an unseeded rng (np.random.default_rng())", "called twice, gave two different runs"),
+        ("training: the given init_two_layer_net made unseeded", "gives different params each time"),
+        ("training: x shuffled, y not (y[start : start + batch_size])", "x shuffled, y not"),
+        ("training: each batch's labels reversed (a pairing no replay knows)", "with the same indices"),
+    ],
+)
+def test_loop_mistakes_that_start_elsewhere_are_not_called_a_wrong_update(
+    hw1_assignment, hw1, grade, tmp_path, name, words
+):
+    """C1: a run that does not start where the replay does (init without the seed, unseeded
+    generators, labels not shuffled with x) is named by its replay or by what was observed; the
+    update is judged only once the start and the first loss were checked."""
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
+    assert scores_by_question(document)["training"] == (2.5, 4)
+    feedback = feedback_for(document, "training")
+    assert words in feedback
+    assert "-learning_rate * grad" not in feedback and "look at the loop" not in feedback
+
+
+def test_classes_from_the_labels_fail_softmax_not_the_loop(hw1_assignment, hw1, grade, tmp_path):
+    """C2: C = y.max() + 1 fails softmax's gradient test (labels without the largest class), with
+    the hint, and training says softmax fails its own checks; otter check says so too."""
+    notebook = _entry_notebook(
+        hw1_assignment, hw1, tmp_path, "softmax_ce: number of classes from the labels (y.max() + 1)"
+    )
+    document = grade(notebook)
+    totals = scores_by_question(document)
+    assert totals["softmax_ce"] == (3, 4)
+    assert "not from the labels (y.max() + 1)" in feedback_for(document, "softmax_ce")
+    training = feedback_for(document, "training")
+    assert "two_layer_net_loss uses your softmax_cross_entropy, which fails its own checks" in training
+    assert "look at the loop" not in training
+    assert "not from the labels" in _public_failures(hw1, notebook, tmp_path)["softmax_ce"]
+
+
+def test_mse_sum_is_told_the_number_of_elements(hw1_assignment, hw1, grade, tmp_path):
+    """C4: on the 2x2 public example the sum is 4x the mean: 4 is the number of elements, not a batch size."""
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, "mse: loss is the sum, not the mean")
+    public = next(t for t in document["tests"] if t["name"] == "mse: loss and gradient on the public example")
+    assert "the mean over all K = 4 elements" in public["output"]
+    assert "batch size" not in feedback_for(document, "mse")
+
+
+def test_backward_from_globals_fails_in_a_networks_order(hw1_assignment, hw1, grade, tmp_path):
+    """A4: a linear_backward that reads x and W from globals its forward set is right right after
+    that forward, wrong after another layer's forward: the backward tests say so, and training
+    names linear."""
+    name = "training: linear_backward from globals, seen from training"
+    notebook = _entry_notebook(hw1_assignment, hw1, tmp_path, name)
+    document = grade(notebook)
+    linear = {t["name"].split(": ", 1)[1]: t["score"] for t in document["tests"] if t["tags"][0] == "linear"}
+    assert [n for n, score in linear.items() if score == 0] == [n for n in linear if n.startswith("backward: d")]
+    assert "from its cache, not from anything the latest linear_forward" in feedback_for(document, "linear")
+    assert "fix linear first" in feedback_for(document, "training")
+    assert "called as in a network" in _public_failures(hw1, notebook, tmp_path)["linear"]

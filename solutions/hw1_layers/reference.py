@@ -123,6 +123,8 @@ MISTAKES = (
     "history_last_batch",  # loss_history holds the last batch's loss of each epoch
     "history_weighted",  # the epoch's mean weighted by batch size
     "history_after_epoch",  # the loss on the whole training set after each epoch
+    "init_default_seed",  # init_two_layer_net(D, hidden_size, C) without seed: its default, 0
+    "labels_in_order",  # x[batch] with y[start : start + batch_size]: the labels are not shuffled with x
 )
 
 
@@ -144,7 +146,8 @@ def train_replay(
     parameter; loss_history gets, per epoch, the plain mean of that epoch's batch losses.
     Returns (params, loss_history)."""
     n = len(x)
-    params = init_two_layer(x.shape[1], hidden_size, int(y.max()) + 1, np.random.default_rng(seed))
+    init_seed = 0 if mistake == "init_default_seed" else seed
+    params = init_two_layer(x.shape[1], hidden_size, int(y.max()) + 1, np.random.default_rng(init_seed))
     rng = np.random.default_rng(seed)
     step = {"plus": -learning_rate, "no_update": 0.0, "default_learning_rate": 0.5}.get(mistake, learning_rate)
     stop = n - n % batch_size if mistake == "drop_last" and n >= batch_size else n
@@ -156,7 +159,8 @@ def train_replay(
         losses, sizes = [], []
         for start in range(0, stop, batch_size):
             batch = order[start : start + batch_size]
-            loss, grads = two_layer_loss_and_grads(params, x[batch], y[batch])
+            labels = y[start : start + batch_size] if mistake == "labels_in_order" else y[batch]
+            loss, grads = two_layer_loss_and_grads(params, x[batch], labels)
             params = {key: params[key] - step * grads[key] for key in params}
             losses.append(loss)
             sizes.append(len(batch))

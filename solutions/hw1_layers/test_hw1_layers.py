@@ -76,9 +76,11 @@ def forward_then_backward(student, forward, backward, inputs, upstream, outputs,
 def check_unchanged(student, forward, backward, inputs, upstream, names):
     """forward leaves its inputs alone, backward leaves dout alone, and the forward's inputs are
     still unchanged after the backward that follows (a backward that writes into its cache, which
-    holds the forward's x by reference, changes the caller's x)."""
+    holds the forward's x by reference, changes the caller's x). The point is for functions that
+    work and leave their inputs alone, not for stubs (`return 0, 0` changes nothing): the forward's
+    out and the backward's gradients must be right too."""
     fwd = student_call(student.call, forward, *inputs, keep=(1,))
-    expect_tuple(fwd.value, 2, forward, "out, cache")
+    out, _ = expect_tuple(fwd.value, 2, forward, "out, cache")
     expect_unchanged(dict(zip(names, inputs)), fwd.args_after, forward)
     bwd = student_call(student.call, backward, upstream.copy(), fwd.value[1], timeout=SMALL_BACKWARD_TIMEOUT_SECONDS)
     expect_unchanged({"dout": upstream}, bwd.args_after, backward)
@@ -88,7 +90,24 @@ def check_unchanged(student, forward, backward, inputs, upstream, names):
     program.call(backward, program.op("pos", upstream), program.item(result, 1))
     after = student_call(student.run, program, copies, timeout=SMALL_BACKWARD_TIMEOUT_SECONDS)
     expect_unchanged(dict(zip(names, inputs)), after, forward, by=backward)
+    expect_layer_values(forward.removesuffix("_forward"), inputs, upstream, out, bwd.value)
     require_real_backward(student, forward.removesuffix("_forward"), values=False)
+
+
+def expect_layer_values(layer, inputs, upstream, out, grads):
+    """The forward's out against the reference and the backward's outputs against numerical
+    gradients of the reference forward (inputs away from kinks), with the known-mistake hints."""
+    if layer == "linear":
+        x, W, b = inputs
+        expect_close(out, ref.linear(x, W, b), "linear_forward", "out", hints={"Add the bias b.": x @ W})
+        for name, actual in zip(("dx", "dW", "db"), expect_tuple(grads, 3, "linear_backward", "dx, dW, db")):
+            check_linear_gradient(name, actual, x, W, b, upstream)
+        return
+    (x,) = inputs
+    forward = getattr(ref, layer)
+    expect_close(out, forward(x), f"{layer}_forward", "out")
+    hints = relu_hints(x, upstream) if layer == "relu" else sigmoid_hints(x, upstream, ref.sigmoid(x))
+    expect_gradient(grads, numerical_gradient(forward, x, upstream), f"{layer}_backward", "dx", hints=hints)
 
 
 LINEAR_PROBE = (2, 200_000, 3)  # N, D, M of the linear layer's speed probe (see large_problem)
@@ -306,34 +325,79 @@ def check_linear_gradient(which, actual, x, W, b, dout):
     )
 
 
+CACHE_HINT = (
+    "Called right after its own linear_forward, linear_backward is right; with another linear_forward call in "
+    "between (as in a network: every layer's forward first, then the backwards in reverse order, each with its "
+    "own cache) it is not: it must take x and W from its cache, not from anything the latest linear_forward "
+    "call left behind (a global variable)."
+)
+
+
+def network_order_gradients(student, x, W, b, dout):
+    """linear_backward's (dx, dW, db) for the first of two stacked layers, called as a network calls
+    them: linear_forward(x, W, b), linear_forward(its out, W2, b2), linear_backward for the second
+    layer, then linear_backward(dout, first cache)."""
+    rng = np.random.default_rng(5)
+    k = W.shape[1] + 3  # another width than the first layer's sizes
+    W2, b2 = rng.standard_normal((W.shape[1], k)), rng.standard_normal(k)
+    first = student_call(student.call, "linear_forward", x, W, b, keep=(1,))
+    _, cache1 = expect_tuple(first.value, 2, "linear_forward", "out, cache")
+    second = student_call(student.call, "linear_forward", ref.linear(x, W, b), W2, b2, keep=(1,))
+    _, cache2 = expect_tuple(second.value, 2, "linear_forward", "out, cache")
+    upstream2 = rng.standard_normal((len(x), k))
+    student_call(student.call, "linear_backward", upstream2, cache2, timeout=SMALL_BACKWARD_TIMEOUT_SECONDS)
+    grads = student_call(student.call, "linear_backward", dout, cache1, timeout=SMALL_BACKWARD_TIMEOUT_SECONDS)
+    return expect_tuple(grads.value, 3, "linear_backward", "dx, dW, db")
+
+
+def check_linear_gradients(student, x, W, b, dout, which=("dx", "dW", "db")):
+    """linear_backward's outputs `which`, called in a network's order (network_order_gradients); when
+    that fails, called right after its own forward: if right there, the cache hint (the backward does
+    not use its cache), else that failure."""
+    names = ("dx", "dW", "db")
+    try:
+        grads = network_order_gradients(student, x, W, b, dout)
+        for name in which:
+            check_linear_gradient(name, grads[names.index(name)], x, W, b, dout)
+    except CheckFailed as failure:
+        _, _, grads = forward_then_backward(
+            student, "linear_forward", "linear_backward", (x, W, b), dout, 3, "dx, dW, db"
+        )
+        for name in which:
+            check_linear_gradient(name, grads[names.index(name)], x, W, b, dout)
+        raise CheckFailed(
+            "linear_backward (called as in a network: another linear_forward call between its own linear_forward and "
+            f"it): {str(failure).rstrip('.')}. {CACHE_HINT}"
+        ) from None
+
+
 def _linear_gradient(student, rng, which):
     x, W, b, dout = linear_inputs(rng)
-    _, _, grads = forward_then_backward(student, "linear_forward", "linear_backward", (x, W, b), dout, 3, "dx, dW, db")
-    check_linear_gradient(which, grads[("dx", "dW", "db").index(which)], x, W, b, dout)
+    check_linear_gradients(student, x, W, b, dout, (which,))
     require_real_backward(student, "linear", gradient=which)
 
 
 @question("linear", points=0.5)
 def test_linear_backward_dx(student, rng):
-    """backward: dx matches the numerical gradient"""
+    """backward: dx matches the numerical gradient (called as in a network, after another layer's forward)"""
     _linear_gradient(student, rng, "dx")
 
 
 @question("linear", points=0.5)
 def test_linear_backward_dW(student, rng):
-    """backward: dW matches the numerical gradient"""
+    """backward: dW matches the numerical gradient (called as in a network, after another layer's forward)"""
     _linear_gradient(student, rng, "dW")
 
 
 @question("linear", points=0.5)
 def test_linear_backward_db(student, rng):
-    """backward: db matches the numerical gradient"""
+    """backward: db matches the numerical gradient (called as in a network, after another layer's forward)"""
     _linear_gradient(student, rng, "db")
 
 
 @question("linear", points=0.5)
 def test_linear_inputs_unchanged(student, rng):
-    """forward and backward leave their inputs unchanged"""
+    """forward and backward leave their inputs unchanged (and give the right values)"""
     x, W, b, dout = linear_inputs(rng)
     check_unchanged(student, "linear_forward", "linear_backward", (x, W, b), dout, ("x", "W", "b"))
 
@@ -428,7 +492,7 @@ def test_relu_backward(student, rng):
 
 @question("relu", points=0.25)
 def test_relu_inputs_unchanged(student, rng):
-    """forward and backward leave their inputs unchanged"""
+    """forward and backward leave their inputs unchanged (and give the right values)"""
     x = away_from_kinks(rng, (N, D))
     check_unchanged(student, "relu_forward", "relu_backward", (x,), rng.standard_normal(x.shape), ("x",))
 
@@ -450,7 +514,9 @@ def test_sigmoid_public_example(student):
 @question("sigmoid", points=0.5)
 def test_sigmoid_forward(student, rng):
     """forward is right and finite, also for inputs as large as +-1000"""
-    x = np.concatenate([rng.uniform(-4, 4, (N, D)), rng.uniform(-1000, 1000, (N, D))])
+    # exp(-x) overflows for x < -709.8: entries of exactly +-1000, +-750 and +-710 are always among them
+    extremes = np.array([[-1000.0, -750.0, -710.0, 710.0, 750.0], [1000.0, -40.0, 40.0, -1000.0, 0.0]])
+    x = np.concatenate([rng.uniform(-4, 4, (N, D)), rng.uniform(-1000, 1000, (N, D)), extremes])
     out, _ = expect_tuple(student_call(student.call, "sigmoid_forward", x, keep=(1,)).value, 2, "sigmoid_forward")
     expect_close(out, ref.sigmoid(x), "sigmoid_forward", "out")
 
@@ -473,7 +539,7 @@ def test_sigmoid_backward(student, rng):
 
 @question("sigmoid", points=0.25)
 def test_sigmoid_inputs_unchanged(student, rng):
-    """forward and backward leave their inputs unchanged"""
+    """forward and backward leave their inputs unchanged (and give the right values)"""
     x = rng.uniform(-3, 3, (N, D))
     check_unchanged(student, "sigmoid_forward", "sigmoid_backward", (x,), rng.standard_normal(x.shape), ("x",))
 
@@ -485,6 +551,19 @@ def test_sigmoid_backward_large(student, rng):
 
 
 # -------------------------------------------------------------------------------------------- mse
+def mse_loss_hints(pred, y):
+    """The loss's known mistakes. The mean is over all K = N * M elements (the notebook's words), so
+    a sum is K times the mean, which is not the batch size N."""
+    expected = ref.mse(pred, y)
+    return {
+        f"It is the sum, {pred.size}x the mean: the loss is the mean over all K = {pred.size} elements "
+        "(divide the sum by the number of elements).": np.array(expected * pred.size),
+        f"It is the sum over all elements divided by the number of rows ({len(pred)}): the loss is the mean over "
+        f"all K = {pred.size} elements (divide by the number of elements).": np.array(expected * pred.size / len(pred)),
+        "It has an extra 1/2: this homework's loss is the plain mean of squared errors.": np.array(expected / 2),
+    }
+
+
 def _mse_call(student, pred, y):
     loss, dpred = expect_tuple(student_call(student.mse_loss, pred, y), 2, "mse_loss", "loss, dpred")
     return expect_scalar(loss, "mse_loss", "loss"), dpred
@@ -495,7 +574,7 @@ def test_mse_public_example(student):
     """loss and gradient on the public example"""
     pred, y = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.5, 2.0], [2.0, 5.0]])
     loss, dpred = _mse_call(student, pred, y)
-    expect_close(np.array(loss), np.array(ref.mse(pred, y)), "mse_loss", "loss", batch_size=pred.size)
+    expect_close(np.array(loss), np.array(ref.mse(pred, y)), "mse_loss", "loss", hints=mse_loss_hints(pred, y))
     expect_close(dpred, 2 * (pred - y) / pred.size, "mse_loss", "dpred", hints=mse_gradient_hints(pred, y))
 
 
@@ -504,12 +583,7 @@ def test_mse_loss(student, rng):
     """loss is the mean of the squared errors"""
     pred, y = rng.standard_normal((N + 1, M)), rng.standard_normal((N + 1, M))
     loss, _ = _mse_call(student, pred, y)
-    expected = ref.mse(pred, y)
-    hints = {
-        "It is the sum; the loss is the mean over all elements.": np.array(expected * pred.size),
-        "It has an extra 1/2: this homework's loss is the plain mean of squared errors.": np.array(expected / 2),
-    }
-    expect_close(np.array(loss), np.array(expected), "mse_loss", "loss", hints=hints, batch_size=pred.size)
+    expect_close(np.array(loss), np.array(ref.mse(pred, y)), "mse_loss", "loss", hints=mse_loss_hints(pred, y))
 
 
 @question("mse", points=0.75)
@@ -524,17 +598,21 @@ def test_mse_gradient(student, rng):
         "mse_loss",
         "dpred",
         hints=mse_gradient_hints(pred, y),
-        batch_size=pred.size,
         shape_hint="dpred has the shape of pred.",
     )
 
 
 @question("mse", points=0.25)
 def test_mse_inputs_unchanged(student, rng):
-    """leaves pred and y unchanged"""
+    """leaves pred and y unchanged (and gives the right loss and dpred)"""
     pred, y = rng.standard_normal((N, M)), rng.standard_normal((N, M))
     result = student_call(student.call, "mse_loss", pred, y)
     expect_unchanged({"pred": pred, "y": y}, result.args_after, "mse_loss")
+    # the point is for an mse_loss that works and leaves its inputs alone, not for a stub
+    loss, dpred = expect_tuple(result.value, 2, "mse_loss", "loss, dpred")
+    loss = expect_scalar(loss, "mse_loss", "loss")
+    expect_close(np.array(loss), np.array(ref.mse(pred, y)), "mse_loss", "loss", hints=mse_loss_hints(pred, y))
+    expect_gradient(dpred, 2 * (pred - y) / pred.size, "mse_loss", "dpred", hints=mse_gradient_hints(pred, y))
 
 
 # ------------------------------------------------------------------------------------- softmax_ce
@@ -543,6 +621,47 @@ def _softmax_call(student, scores, y):
         student_call(student.softmax_cross_entropy, scores, y), 2, "softmax_cross_entropy", "loss, dscores"
     )
     return expect_scalar(loss, "softmax_cross_entropy", "loss"), dscores
+
+
+def labels_with_every_class(rng, n, c):
+    """n >= c labels in random order, every class 0..c-1 among them."""
+    return rng.permutation(np.concatenate([np.arange(c), rng.integers(0, c, n - c)]))
+
+
+def labels_without_the_largest(rng, n, c):
+    """n labels in random order, every class 0..c-2 among them and none of class c - 1: the number
+    of classes is scores.shape[1] (the notebook's C), not y.max() + 1."""
+    return labels_with_every_class(rng, n, c - 1)
+
+
+def softmax_values(student, scores, y):
+    """ "" when softmax_cross_entropy(scores, y) gives the reference loss and dscores, else why not."""
+    try:
+        loss, dscores = _softmax_call(student, scores, y)
+        expect_close(np.array(loss), np.array(ref.softmax_ce(scores, y)), "softmax_cross_entropy", "loss")
+        expect_gradient(
+            dscores, (ref.softmax(scores) - np.eye(scores.shape[1])[y]) / len(y), "softmax_cross_entropy", "dscores"
+        )
+    except CheckFailed as failure:
+        return str(failure)
+    return ""
+
+
+def class_count_hint(student, scores, y):
+    """When y lacks the largest class C - 1 and softmax_cross_entropy is right on the same scores once
+    one label is C - 1: it takes the number of classes from the labels. Else ""."""
+    c = scores.shape[1]
+    if y.max() == c - 1:
+        return ""
+    with_largest = y.copy()
+    with_largest[0] = c - 1
+    if softmax_values(student, scores, with_largest):
+        return ""
+    return (
+        f"It is right for the same scores once one label is {c - 1}, the largest class, but not when no label is "
+        f"(here y.max() + 1 = {int(y.max()) + 1} while scores has C = {c} columns): take the number of classes "
+        "C from scores.shape[1], not from the labels (y.max() + 1)."
+    )
 
 
 @question("softmax_ce", points=0.5, visibility="visible")
@@ -556,7 +675,7 @@ def test_softmax_public_example(student):
 @question("softmax_ce", points=1)
 def test_softmax_loss(student, rng):
     """loss is the mean negative log-probability of the correct classes"""
-    scores, y = rng.standard_normal((N + 2, M + 1)), rng.integers(0, M + 1, N + 2)
+    scores, y = rng.standard_normal((N + 2, M + 1)), labels_with_every_class(rng, N + 2, M + 1)
     loss, _ = _softmax_call(student, scores, y)
     expected = ref.softmax_ce(scores, y)
     hints = {"It is the sum over the batch; the loss is the mean.": np.array(expected * len(y))}
@@ -565,46 +684,83 @@ def test_softmax_loss(student, rng):
 
 @question("softmax_ce", points=1)
 def test_softmax_gradient(student, rng):
-    """dscores matches the numerical gradient"""
-    scores, y = rng.standard_normal((N + 2, M + 1)), rng.integers(0, M + 1, N + 2)
-    _, dscores = _softmax_call(student, scores, y)
-    expected = numerical_gradient(lambda s: ref.softmax_ce(s, y), scores)
+    """dscores matches the numerical gradient, also when no label is the largest class (C is scores.shape[1])"""
+    scores, y = rng.standard_normal((N + 2, M + 1)), labels_without_the_largest(rng, N + 2, M + 1)
+    try:
+        _, dscores = _softmax_call(student, scores, y)
+        expect_gradient(
+            dscores,
+            numerical_gradient(lambda s: ref.softmax_ce(s, y), scores),
+            "softmax_cross_entropy",
+            "dscores",
+            hints=softmax_gradient_hints(scores, ref.softmax(scores), y),
+            batch_size=len(y),
+            shape_hint="dscores has the shape of scores, (N, C).",
+        )
+    except CheckFailed as failure:
+        hint = class_count_hint(student, scores, y)
+        raise CheckFailed(f"{failure} {hint}".rstrip()) from None
+
+
+def large_scores(rng, n, c):
+    """Rows around +1000 and rows around -1000 in one array (1000 + 30 * noise, about half the rows
+    of each sign, in random order): exp overflows or underflows unless each row is shifted by its
+    own maximum (one maximum for the whole array leaves the rows of the other sign near -2000), yet
+    every class's probability stays far above underflow (the largest gap in a row is a few hundred,
+    e^-300 is about 1e-130), so a right answer does not depend on computing log-probabilities one
+    way or another."""
+    signs = rng.permutation(np.repeat([1.0, -1.0], [n // 2, n - n // 2]))
+    return (1000.0 + 30.0 * rng.standard_normal((n, c))) * signs[:, None]
+
+
+def row_mixing_hint(student, scores, y):
+    """When the rows around +1000 alone and the rows around -1000 alone (each in a call of its own)
+    give the right answer but not together: one shift shared by all rows. Else ""."""
+    positive = scores[:, 0] > 0
+    if positive.all() or not positive.any():
+        return ""
+    if any(softmax_values(student, scores[rows], y[rows]) for rows in (positive, ~positive)):
+        return ""
+    return (
+        "The rows around +1000 alone and the rows around -1000 alone, each in a call of its own, give the right "
+        "answer, but not together: the rows' results depend on each other, as when all rows are shifted by one "
+        "maximum, the whole array's (scores.max()). Shift each row by its own maximum, "
+        "scores.max(axis=1, keepdims=True)."
+    )
+
+
+@question("softmax_ce", points=1)
+def test_softmax_large_scores(student, rng):
+    """stable for scores around +-1000, rows of both signs in one call: loss and dscores finite and right"""
+    scores, y = large_scores(rng, N + 2, M + 1), labels_with_every_class(rng, N + 2, M + 1)
+    expected = (ref.softmax(scores) - np.eye(M + 1)[y]) / len(y)
+    try:
+        expect_stable_softmax(
+            lambda s, labels: _softmax_call(student, s, labels), scores, y, ref.softmax_ce(scores, y), expected
+        )
+    except CheckFailed as failure:
+        hint = row_mixing_hint(student, scores, y)
+        raise CheckFailed(f"{failure} {hint}".rstrip()) from None
+
+
+@question("softmax_ce", points=0.5)
+def test_softmax_inputs_unchanged(student, rng):
+    """leaves scores and y unchanged (and gives the right loss and dscores)"""
+    scores, y = rng.standard_normal((N, M)), labels_with_every_class(rng, N, M)
+    result = student_call(student.call, "softmax_cross_entropy", scores, y)
+    expect_unchanged({"scores": scores, "y": y}, result.args_after, "softmax_cross_entropy")
+    # the point is for a softmax_cross_entropy that works and leaves its inputs alone, not for a stub
+    loss, dscores = expect_tuple(result.value, 2, "softmax_cross_entropy", "loss, dscores")
+    loss = expect_scalar(loss, "softmax_cross_entropy", "loss")
+    expect_close(np.array(loss), np.array(ref.softmax_ce(scores, y)), "softmax_cross_entropy", "loss")
+    expected = (ref.softmax(scores) - np.eye(M)[y]) / len(y)
     expect_gradient(
         dscores,
         expected,
         "softmax_cross_entropy",
         "dscores",
         hints=softmax_gradient_hints(scores, ref.softmax(scores), y),
-        batch_size=len(y),
-        shape_hint="dscores has the shape of scores, (N, C).",
     )
-
-
-def large_scores(rng, n, c):
-    """Rows around +1000 or -1000 (1000 + 30 * noise, the sign per row): exp overflows or underflows
-    unless each row is shifted, yet every class's probability stays far above underflow (the
-    largest gap in a row is a few hundred, e^-300 is about 1e-130), so a right answer does not
-    depend on computing log-probabilities one way or another."""
-    scores = 1000.0 + 30.0 * rng.standard_normal((n, c))
-    return scores * rng.choice([-1.0, 1.0], size=(n, 1))
-
-
-@question("softmax_ce", points=1)
-def test_softmax_large_scores(student, rng):
-    """stable for scores around +-1000: loss and dscores finite and right"""
-    scores, y = large_scores(rng, N + 2, M + 1), rng.integers(0, M + 1, N + 2)
-    expected = (ref.softmax(scores) - np.eye(M + 1)[y]) / len(y)
-    expect_stable_softmax(
-        lambda s, labels: _softmax_call(student, s, labels), scores, y, ref.softmax_ce(scores, y), expected
-    )
-
-
-@question("softmax_ce", points=0.5)
-def test_softmax_inputs_unchanged(student, rng):
-    """leaves scores and y unchanged"""
-    scores, y = rng.standard_normal((N, M)), rng.integers(0, M, N)
-    result = student_call(student.call, "softmax_cross_entropy", scores, y)
-    expect_unchanged({"scores": scores, "y": y}, result.args_after, "softmax_cross_entropy")
 
 
 # ------------------------------------------------------------------------------------ param_count
@@ -678,8 +834,7 @@ def _layer_checks(student, layer):
             student, "linear_forward", "linear_backward", (x, W, b), dout, 3, "dx, dW, db"
         )
         expect_close(fwd.value[0], ref.linear(x, W, b), "linear_forward", "out", hints={"Add the bias b.": x @ W})
-        for name, actual in zip(("dx", "dW", "db"), grads):
-            check_linear_gradient(name, actual, x, W, b, dout)
+        check_linear_gradients(student, x, W, b, dout)  # as two_layer_net_loss calls it
     elif layer == "relu":
         x, dout = with_zeros(rng, away_from_kinks(rng, (N, D))), rng.standard_normal((N, D))
         fwd, _, (dx,) = forward_then_backward(student, "relu_forward", "relu_backward", (x,), dout, 1, "dx")
@@ -687,18 +842,22 @@ def _layer_checks(student, layer):
         numeric = np.where(x == 0, 0.0, numerical_gradient(ref.relu, x, dout))
         expect_gradient(dx, numeric, "relu_backward", "dx", hints=relu_kink_hints(x, dout))
         expect_exact_derivative(dx, dout * (x > 0), "relu_backward")
-    else:
-        scores, y = rng.standard_normal((N + 2, M + 1)), rng.integers(0, M + 1, N + 2)
-        loss, dscores = _softmax_call(student, scores, y)
-        expect_close(np.array(loss), np.array(ref.softmax_ce(scores, y)), "softmax_cross_entropy", "loss")
-        expect_gradient(
-            dscores,
-            numerical_gradient(lambda s: ref.softmax_ce(s, y), scores),
-            "softmax_cross_entropy",
-            "dscores",
-            hints=softmax_gradient_hints(scores, ref.softmax(scores), y),
-            batch_size=len(y),
-        )
+    else:  # with no label of the largest class, as in a batch that happens to hold none
+        scores, y = rng.standard_normal((N + 2, M + 1)), labels_without_the_largest(rng, N + 2, M + 1)
+        try:
+            loss, dscores = _softmax_call(student, scores, y)
+            expect_close(np.array(loss), np.array(ref.softmax_ce(scores, y)), "softmax_cross_entropy", "loss")
+            expect_gradient(
+                dscores,
+                numerical_gradient(lambda s: ref.softmax_ce(s, y), scores),
+                "softmax_cross_entropy",
+                "dscores",
+                hints=softmax_gradient_hints(scores, ref.softmax(scores), y),
+                batch_size=len(y),
+            )
+        except CheckFailed as failure:
+            hint = class_count_hint(student, scores, y)
+            raise CheckFailed(f"{failure} {hint}".rstrip()) from None
 
 
 def layers_verdict(student):
@@ -826,6 +985,10 @@ MISTAKE_WORDS = {
     "the last, smaller one too",
     "history_after_epoch": "the loss on the whole training set after each epoch: record the mean of the batch "
     "losses computed during the epoch, each before its update",
+    "init_default_seed": "params = init_two_layer_net(D, hidden_size, C) without the seed (so always its default, "
+    "seed=0): pass seed, init_two_layer_net(D, hidden_size, C, seed)",
+    "labels_in_order": "x[batch] with the labels y[start : start + batch_size] (x shuffled, y not): take both "
+    "with the same indices, x[batch] and y[batch]",
 }
 
 
@@ -845,17 +1008,88 @@ def same_run(params, history, expected_params, expected_history) -> bool:
     )
 
 
+def _same_params(params, expected, rtol=1e-12) -> bool:
+    return all(
+        np.shape(params[key]) == value.shape and np.max(relative_errors(params[key], value), initial=0.0) <= rtol
+        for key, value in expected.items()
+    )
+
+
+def init_verdict(student, d, hidden, c, seed):
+    """ "" when the notebook's given init_two_layer_net still gives its parameters (ref.init_two_layer
+    with np.random.default_rng(seed)), else what it gives instead."""
+    call = f"init_two_layer_net({d}, {hidden}, {c}, seed={seed})"
+    shapes = _shapes(d, hidden, c)
+    try:
+        first = _check_params(student_call(student.init_two_layer_net, d, hidden, c, seed=seed), shapes, call)
+        second = _check_params(student_call(student.init_two_layer_net, d, hidden, c, seed=seed), shapes, call)
+    except CheckFailed as failure:
+        return f"init_two_layer_net, given in the notebook, does not work any more: {failure}"
+    if not _same_params(first, second):
+        return (
+            f"{call} gives different params each time it is called with the same seed: it must draw them from "
+            "np.random.default_rng(seed), as the notebook gives it."
+        )
+    if not _same_params(first, ref.init_two_layer(d, hidden, c, np.random.default_rng(seed))):
+        return (
+            f"{call} does not give the parameters of the init_two_layer_net the notebook gives (with "
+            "np.random.default_rng(seed)); the grader's replay starts from those: restore the given code."
+        )
+    return ""
+
+
+def start_verdict(student, x, y, hidden, seed, start):
+    """ "" unless train_two_layer_net with epochs=0 (no step at all) returns params other than `start`
+    (the notebook's init_two_layer_net(D, hidden, C, seed)); then what it returns instead."""
+    call = f"train_two_layer_net(x, y, hidden_size={hidden}, epochs=0, seed={seed})"
+    try:
+        result = student_call(student.call, "train_two_layer_net", x, y, hidden_size=hidden, epochs=0, seed=seed)
+        params, _ = expect_tuple(result.value, 2, "train_two_layer_net", "params, loss_history")
+        params = _check_params(params, {key: value.shape for key, value in start.items()}, "train_two_layer_net")
+    except CheckFailed:
+        return ""  # nothing known about the start
+    if _same_params(params, start, rtol=1e-9):
+        return ""
+    d, c = x.shape[1], start["b2"].shape[0]
+    if _same_params(params, ref.init_two_layer(d, hidden, c, np.random.default_rng(0)), rtol=1e-9):
+        how = f"they are init_two_layer_net({d}, {hidden}, {c}) with the default seed 0: pass seed"
+    else:
+        how = "step 1 of the procedure is params = init_two_layer_net(D, hidden_size, C, seed)"
+    return (
+        f"{call}, which takes no step, returns params other than init_two_layer_net({d}, {hidden}, {c}, seed={seed})'s "
+        f"(the start of the notebook's procedure): {how}."
+    )
+
+
+def repeated(first, second) -> bool:
+    """Two runs (params, loss_history) of the same call are the same (True when that cannot be told)."""
+    try:
+        histories = [np.asarray(run[1], dtype=np.float64) for run in (first, second)]
+    except (TypeError, ValueError):
+        return True
+    if histories[0].shape != histories[1].shape:
+        return False
+    pairs = [(histories[0], histories[1]), *((first[0][key], second[0][key]) for key in first[0])]
+    with np.errstate(invalid="ignore"):  # nan after diverging: equal if both are
+        return all(np.all((a == b) | (np.isnan(a) & np.isnan(b)) | (relative_errors(a, b) <= 1e-9)) for a, b in pairs)
+
+
 def update_verdict(student, x, y, hidden, seed):
     """What one full-batch epoch of train_two_layer_net (learning rate DIAGNOSIS_LEARNING_RATE) does
-    to the parameters init_two_layer_net gives, against param - learning_rate * grad with the
-    grader's numerical gradient."""
+    to the notebook's initial parameters, against param - learning_rate * grad with the grader's
+    numerical gradient. Said only once the start is known: init_two_layer_net gives the notebook's
+    parameters, the run starts from them (epochs=0) and its loss_history[0] is the loss there."""
     learning_rate = DIAGNOSIS_LEARNING_RATE
     n, d, c = len(x), x.shape[1], int(y.max()) + 1
     shapes = _shapes(d, hidden, c)
+    init = init_verdict(student, d, hidden, c, seed)
+    if init:
+        return init
+    start = ref.init_two_layer(d, hidden, c, np.random.default_rng(seed))
+    started = start_verdict(student, x, y, hidden, seed, start)
+    if started:
+        return started
     try:
-        start = _check_params(
-            student_call(student.init_two_layer_net, d, hidden, c, seed=seed), shapes, "init_two_layer_net"
-        )
         result = student_call(
             student.call,
             "train_two_layer_net",
@@ -868,11 +1102,24 @@ def update_verdict(student, x, y, hidden, seed):
             seed=seed,
             timeout=60,
         )
-        after, _ = expect_tuple(result.value, 2, "train_two_layer_net", "params, loss_history")
+        after, history = expect_tuple(result.value, 2, "train_two_layer_net", "params, loss_history")
         after = _check_params(after, shapes, "train_two_layer_net")
     except CheckFailed as failure:
         return f"One full-batch epoch of train_two_layer_net could not be checked: {failure}"
     step = f"one epoch of train_two_layer_net with batch_size = N = {n} and learning_rate = {learning_rate} (one step)"
+    first_loss = ref.two_layer_loss(start, x, y)
+    try:
+        recorded = float(np.asarray(history, dtype=np.float64).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        recorded = float("nan")
+    if not abs(recorded - first_loss) <= 1e-6 * abs(first_loss):
+        return (
+            f"Your layers and two_layer_net_loss's gradients are right, but {step} recorded loss_history[0] = "
+            f"{recorded:.6g}, while the loss of init_two_layer_net({d}, {hidden}, {c}, seed={seed})'s params on all "
+            f"of x and y (that batch's loss before its update) is {first_loss:.6g}: each batch's loss is "
+            "two_layer_net_loss(params, x[batch], y[batch]), with x and y taken with the same indices, before the "
+            "update, and loss_history gets the mean of those."
+        )
     moved = {key: after[key] - start[key] for key in shapes}
     expected = {}
     for key in shapes:
@@ -904,9 +1151,9 @@ def update_verdict(student, x, y, hidden, seed):
 
 
 def mistake_verdict(student, x, y, hidden, seed):
-    """Train again briefly (DIAGNOSIS_EPOCHS, DIAGNOSIS_LEARNING_RATE) and compare with the grader's
-    replays of known mistakes; a mistake is named only when its replay matches. Else what one
-    full-batch step does (update_verdict)."""
+    """Train again briefly (DIAGNOSIS_EPOCHS, DIAGNOSIS_LEARNING_RATE), twice: runs that differ are
+    unseeded. Else compare with the grader's replays of known mistakes; a mistake is named only when
+    its replay matches. Else what one full-batch step does (update_verdict)."""
     settings = dict(
         hidden_size=hidden, learning_rate=DIAGNOSIS_LEARNING_RATE, epochs=DIAGNOSIS_EPOCHS, batch_size=BATCH_SIZE
     )
@@ -914,12 +1161,23 @@ def mistake_verdict(student, x, y, hidden, seed):
         f"train_two_layer_net(x, y, hidden_size={hidden}, learning_rate={DIAGNOSIS_LEARNING_RATE}, "
         f"epochs={DIAGNOSIS_EPOCHS}, batch_size={BATCH_SIZE}, seed={seed})"
     )
+    shapes = _shapes(x.shape[1], hidden, int(y.max()) + 1)
+    runs = []
     try:
-        result = student_call(student.call, "train_two_layer_net", x, y, seed=seed, timeout=60, **settings)
-        params, history = expect_tuple(result.value, 2, "train_two_layer_net", "params, loss_history")
-        params = _check_params(params, _shapes(x.shape[1], hidden, int(y.max()) + 1), "train_two_layer_net")
+        for _ in range(2):
+            result = student_call(student.call, "train_two_layer_net", x, y, seed=seed, timeout=60, **settings)
+            params, history = expect_tuple(result.value, 2, "train_two_layer_net", "params, loss_history")
+            runs.append((_check_params(params, shapes, "train_two_layer_net"), history))
     except CheckFailed:
         return update_verdict(student, x, y, hidden, seed)
+    (params, history), (again, history_again) = runs
+    if not repeated(runs[0], runs[1]):
+        init = init_verdict(student, x.shape[1], hidden, int(y.max()) + 1, seed)
+        return init or (
+            f"Your layers and two_layer_net_loss's gradients are right, but {call}, called twice, gave two different "
+            "runs: every random draw must come from generators seeded with seed (init_two_layer_net(D, hidden_size, "
+            "C, seed) and one rng = np.random.default_rng(seed)), so that a run can be repeated."
+        )
     replay = dict(
         hidden_size=hidden,
         learning_rate=DIAGNOSIS_LEARNING_RATE,
@@ -953,15 +1211,17 @@ def training_diagnosis(student, task_data):
 
 @question("training", points=0.5, visibility="visible")
 def test_net_loss_returns(student, rng):
-    """two_layer_net_loss returns a float loss and a grads dict shaped like params"""
+    """two_layer_net_loss returns the right float loss and a grads dict shaped like params"""
     params, x, y = ref.init_two_layer(4, 5, 3, rng), rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
 
     def check():
         loss, grads = expect_tuple(
             student_call(student.two_layer_net_loss, params, x, y), 2, "two_layer_net_loss", "loss, grads"
         )
-        expect_scalar(loss, "two_layer_net_loss", "loss")
+        loss = expect_scalar(loss, "two_layer_net_loss", "loss")
         _check_params(grads, _shapes(4, 5, 3), "two_layer_net_loss", "grads")
+        # the point is for a loss that is computed, not for a stub (`return 0.0, zeros`)
+        expect_close(np.array(loss), np.array(ref.two_layer_loss(params, x, y)), "two_layer_net_loss", "loss")
 
     with_dependencies(student, check)
 
@@ -1089,10 +1349,17 @@ def test_train_spirals(student, rng):
     check_training_run(student, x_train, y_train, 64, 1.0, 200, seed, "spirals", (x_train, y_train, 64, seed))
 
 
+# 3 epochs of 1,397 digits (44 batches each): 132 steps, every loss_history entry and the params
+# after them checked against the replay, as a longer run would be. A correct plain-Python
+# triple-loop linear_backward (the notebook allows one) takes about 6 s an epoch here on an idle
+# machine: 20 epochs ran past the 120 s timeout under load; 3 take about 18 s.
+DIGITS_EPOCHS = 3
+
+
 @question("training", points=0.5)
 def test_train_digits(student, rng):
     """train_two_layer_net on the digits follows the notebook's procedure: loss history and trained params match the replay"""
     x_train, y_train, _, _ = ref.digits_split(rng)
     seed = int(rng.integers(0, 1000))
     diagnosis_data = (x_train[:300], y_train[:300], 64, seed)
-    check_training_run(student, x_train, y_train, 64, 0.5, 20, seed, "digits", diagnosis_data)
+    check_training_run(student, x_train, y_train, 64, 0.5, DIGITS_EPOCHS, seed, "digits", diagnosis_data)

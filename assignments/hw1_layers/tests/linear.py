@@ -17,7 +17,7 @@ def test_linear_forward(linear_forward, np):
 
 @test_case(points=None, hidden=False)
 def test_linear_backward(linear_forward, linear_backward, np):
-    from nn_checks import LINEAR_SHAPE_HINTS, expect_gradient, expect_tuple, expect_unchanged
+    from nn_checks import LINEAR_SHAPE_HINTS, CheckFailed, expect_gradient, expect_tuple, expect_unchanged
     from nn_checks import numerical_gradient as numeric
     rng = np.random.default_rng(1)
     x, W, b = (rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3))
@@ -37,6 +37,17 @@ def test_linear_backward(linear_forward, linear_backward, np):
             hints['db is a mean over the batch; it must be the sum.'] = dout.mean(axis=0)
         expected = numeric(forward, value.copy(), dout)
         expect_gradient(actual, expected, 'linear_backward', name, hints, len(x), LINEAR_SHAPE_HINTS[name])
+    W2, b2 = (rng.standard_normal((3, 6)), rng.standard_normal(6))
+    try:
+        _, cache1 = expect_tuple(linear_forward(x.copy(), W.copy(), b.copy()), 2, 'linear_forward', 'out, cache')
+        _, cache2 = expect_tuple(linear_forward(x @ W + b, W2, b2), 2, 'linear_forward', 'out, cache')
+        linear_backward(rng.standard_normal((4, 6)), cache2)
+        again = expect_tuple(linear_backward(dout.copy(), cache1), 3, 'linear_backward', 'dx, dW, db')
+        for (name, (forward, value)), actual in zip(definitions.items(), again):
+            expect_gradient(actual, numeric(forward, value.copy(), dout), 'linear_backward', name)
+    except Exception as failure:
+        text = str(failure) if isinstance(failure, CheckFailed) else f'linear_backward raised {type(failure).__name__}: {failure}'
+        raise CheckFailed(f"linear_backward (called as in a network: another linear_forward call between its own linear_forward and it): {text.rstrip('.')}. Called right after its own linear_forward, linear_backward is right; with another linear_forward call in between (as in a network: every layer's forward first, then the backwards in reverse order, each with its own cache) it is not: it must take x and W from its cache, not from anything the latest linear_forward call left behind (a global variable).") from None
 
 @test_case(points=None, hidden=False)
 def test_linear_backward_speed(linear_forward, linear_backward, np):

@@ -30,7 +30,8 @@ def test_sigmoid(sigmoid_forward, sigmoid_backward, np):
 @test_case(points=None, hidden=False)
 def test_sigmoid_large_inputs(sigmoid_forward, np):
     from nn_checks import expect_close, expect_tuple
-    x = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]])
+    x = np.array([[-1000.0, -710.0, -50.0, 0.0, 50.0, 710.0, 1000.0]])
     out, _ = expect_tuple(sigmoid_forward(x), 2, 'sigmoid_forward', 'out, cache')
-    expect_close(out, [[0.0, 1.9287498479639178e-22, 0.5, 1.0, 1.0]], 'sigmoid_forward', 'out')
+    expected = [[0.0, 4.47628622567513e-309, 1.9287498479639178e-22, 0.5, 1.0, 1.0, 1.0]]
+    expect_close(out, expected, 'sigmoid_forward', 'out')
 

@@ -19,7 +19,7 @@ def test_training(linear_forward, linear_backward, relu_forward, relu_backward, 
         h = rng.uniform(0.05, 2.0, (4, 5)) * rng.choice([-1.0, 1.0], (4, 5))
         h[1, 2] = 0.0
         dh = rng.standard_normal((4, 5))
-        scores, labels = (rng.standard_normal((6, 4)), rng.integers(0, 4, 6))
+        scores, labels = (rng.standard_normal((6, 4)), rng.integers(0, 3, 6))
 
         def linear():
             out, cache = expect_tuple(linear_forward(x, W, b), 2, 'linear_forward', 'out, cache')
@@ -27,6 +27,16 @@ def test_training(linear_forward, linear_backward, relu_forward, relu_backward, 
             grads = expect_tuple(linear_backward(dout, cache), 3, 'linear_backward', 'dx, dW, db')
             for name, forward, value, actual in zip(('dx', 'dW', 'db'), (lambda v: v @ W + b, lambda v: x @ v + b, lambda v: x @ W + v), (x, W, b), grads):
                 expect_gradient(actual, numeric(forward, value.copy(), dout), 'linear_backward', name)
+            _, first = linear_forward(x, W, b)
+            _, second = linear_forward(x @ W + b, np.ones((3, 2)), np.zeros(2))
+            linear_backward(np.ones((4, 2)), second)
+            try:
+                grads = expect_tuple(linear_backward(dout, first), 3, 'linear_backward', 'dx, dW, db')
+                for name, forward, value, actual in zip(('dx', 'dW', 'db'), (lambda v: v @ W + b, lambda v: x @ v + b, lambda v: x @ W + v), (x, W, b), grads):
+                    expect_gradient(actual, numeric(forward, value.copy(), dout), 'linear_backward', name)
+            except Exception as failure:
+                text = str(failure) if isinstance(failure, CheckFailed) else f'{type(failure).__name__}: {failure}'
+                raise CheckFailed(f"linear_backward (called as in a network: another linear_forward call between its own linear_forward and it): {text.rstrip('.')}; called right after its own linear_forward it is right: it must take x and W from its cache") from None
 
         def relu():
             out, cache = expect_tuple(relu_forward(h.copy()), 2, 'relu_forward', 'out, cache')
@@ -74,8 +84,15 @@ def test_training(linear_forward, linear_backward, relu_forward, relu_backward, 
         call = 'train_two_layer_net(x, y, hidden_size=4, learning_rate=0.3, epochs=3, batch_size=4, seed=1)'
         expected_history = [1.03696193545, 0.96325798044, 0.971463576923]
         expected = {'W1': np.array([0.315809588158, 0.684523288371, 0.134770299731, -0.851923908245, 0.681999219423, 0.452565533604, -0.538676703215, 0.538411992632]).reshape(2, 4), 'b1': np.array([0.0100826499119, 0.163386172896, 0.172282662141, -0.0479859949876]), 'W2': np.array([0.385567945433, 0.0653865803287, -0.107390958683, 0.495786526377, -0.418814218859, -0.253297831709, -0.309280442693, 0.423281587611, -0.0357766411995, -0.00653165379203, -0.495760272862, -0.163486800317]).reshape(4, 3), 'b2': np.array([-0.00912315058266, 0.0553249639521, -0.0462018133695])}
-        mistakes = {'the update param += learning_rate * grad: the update is param -= learning_rate * grad (minus, not plus)': [0.965975733981, 1.07206484352, 1.11797193873], 'parameters that never change: are the parameters really updated in every step, param -= learning_rate * grad kept in params': [1.00187506405, 1.00721256985, 1.03493085925], "batches taken in the data's own order in every epoch: each epoch starts with order = rng.permutation(N) and takes the batches in that order": [1.0284392253, 0.986532733273, 0.944934183153], 'a new np.random.default_rng(seed) in every epoch (so every epoch has the same order): make rng once, before the first epoch': [1.03696193545, 0.958610215419, 0.910685918136], 'a learning rate of 0.5 (the default) whatever learning_rate is passed: use the learning_rate argument': [1.05923056, 0.950151455165, 0.93237240376], "skipping each epoch's last, smaller batch: the last batch holds the points that are left": [1.08152423711, 1.09014566301, 1.01400411713], "one loss_history entry per batch: loss_history holds one number per epoch, the mean of that epoch's batch losses": [1.11420307681, 1.04884539741, 0.947837332138, 1.02415349022, 1.12168591299, 0.74393453811, 0.882630117966, 0.988236552457, 1.04352406035], "loss_history holding each epoch's last batch loss: record the mean of all that epoch's batch losses": [0.947837332138, 0.74393453811, 1.04352406035], "each epoch's batch losses weighted by batch size: the mean counts every batch once, the last, smaller one too": [1.05478685612, 1.00712266891, 0.957051480239], 'the loss on the whole training set after each epoch: record the mean of the batch losses computed during the epoch, each before its update': [0.995837472611, 0.952353945376, 0.916330217882]}
+        mistakes = {'the update param += learning_rate * grad: the update is param -= learning_rate * grad (minus, not plus)': [0.965975733981, 1.07206484352, 1.11797193873], 'parameters that never change: are the parameters really updated in every step, param -= learning_rate * grad kept in params': [1.00187506405, 1.00721256985, 1.03493085925], "batches taken in the data's own order in every epoch: each epoch starts with order = rng.permutation(N) and takes the batches in that order": [1.0284392253, 0.986532733273, 0.944934183153], 'a new np.random.default_rng(seed) in every epoch (so every epoch has the same order): make rng once, before the first epoch': [1.03696193545, 0.958610215419, 0.910685918136], 'a learning rate of 0.5 (the default) whatever learning_rate is passed: use the learning_rate argument': [1.05923056, 0.950151455165, 0.93237240376], "skipping each epoch's last, smaller batch: the last batch holds the points that are left": [1.08152423711, 1.09014566301, 1.01400411713], "one loss_history entry per batch: loss_history holds one number per epoch, the mean of that epoch's batch losses": [1.11420307681, 1.04884539741, 0.947837332138, 1.02415349022, 1.12168591299, 0.74393453811, 0.882630117966, 0.988236552457, 1.04352406035], "loss_history holding each epoch's last batch loss: record the mean of all that epoch's batch losses": [0.947837332138, 0.74393453811, 1.04352406035], "each epoch's batch losses weighted by batch size: the mean counts every batch once, the last, smaller one too": [1.05478685612, 1.00712266891, 0.957051480239], 'the loss on the whole training set after each epoch: record the mean of the batch losses computed during the epoch, each before its update': [0.995837472611, 0.952353945376, 0.916330217882], 'params = init_two_layer_net(D, hidden_size, C) without the seed (so always its default, seed=0): pass seed, init_two_layer_net(D, hidden_size, C, seed)': [1.18949156486, 1.06472105321, 1.04305541251], 'x[batch] with the labels y[start : start + batch_size] (x shuffled, y not): take both with the same indices, x[batch] and y[batch]': [1.02190774416, 1.20247992521, 1.10402289155]}
         params, history = expect_tuple(train_two_layer_net(x, y, hidden_size=4, learning_rate=0.3, epochs=3, batch_size=4, seed=1), 2, 'train_two_layer_net', 'params, loss_history')
+        _, history_again = expect_tuple(train_two_layer_net(x, y, hidden_size=4, learning_rate=0.3, epochs=3, batch_size=4, seed=1), 2, 'train_two_layer_net', 'params, loss_history')
+        try:
+            repeated = np.array_equal(np.array(history, dtype=float), np.array(history_again, dtype=float))
+        except (TypeError, ValueError):
+            repeated = True
+        if not repeated:
+            raise CheckFailed(f'{call}, called twice, gave two different runs (loss_history {list(history)}, then {list(history_again)}): every random draw must come from generators seeded with seed (init_two_layer_net(D, hidden_size, C, seed) and one rng = np.random.default_rng(seed)).')
         if not isinstance(history, (list, tuple, np.ndarray)) or not all((isinstance(v, (int, float, np.floating, np.integer)) for v in history)):
             raise CheckFailed(f'{call}: loss_history must be a list of numbers (one float per epoch), got {describe(history)}.')
         hint = next((f" It matches the notebook's procedure with this mistake: {words}." for words, values in mistakes.items() if len(history) == len(values) and np.max(relative_errors(np.array(history, dtype=float), np.array(values))) <= 1e-06), '')
