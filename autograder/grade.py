@@ -37,7 +37,7 @@ from autograder.sandbox import (
     SandboxUnavailable,
     become_subreaper,
 )
-from autograder.sandbox.isolation import SCRATCH_PREFIX
+from autograder.sandbox.isolation import SCRATCH_PREFIX, close_checkout_to_others
 from autograder.suite import GradingPlugin
 
 GRADER_ERROR_EXIT = 3  # run_autograder's exit code when the fault is the grader's, not the student's
@@ -75,12 +75,14 @@ def _write_new(path: Path, data: bytes) -> None:
 
 
 def _close_to_others(*folders: Path) -> None:
-    """Hidden tests, reference code and results: readable and writable by the grader only."""
+    """Hidden tests, reference code and results: readable and writable by the grader only; so is
+    the checkout's solutions/, dist/ and .git when grading from a checkout (`close_checkout_to_others`)."""
     if os.geteuid() != 0:
         return
     for folder in folders:
         if folder.exists():
             os.chmod(folder, 0o700)
+    close_checkout_to_others()
 
 
 def grade(

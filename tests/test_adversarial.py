@@ -173,6 +173,36 @@ def test_hidden_tests_and_results_cannot_be_read(attack, isolation):
         assert "Permission denied" in feedback and "/source" in feedback and "/results" in feedback
 
 
+READ_THE_CHECKOUT = """
+import glob, os
+_checkout = "CHECKOUT"
+_found = []
+for _pattern in ("solutions/*/test_*.py", "solutions/*/*.ipynb", "dist/*/solution/*.ipynb", ".git/HEAD"):
+    for _path in glob.glob(os.path.join(_checkout, _pattern)) or [os.path.join(_checkout, _pattern)]:
+        try:
+            _found.append(f"READ {_path}: {open(_path, errors='replace').read()[:80]!r}")
+        except OSError as error:
+            _found.append(f"NOT READ {_path}: {type(error).__name__}")
+_package = os.path.join(_checkout, "autograder", "checks.py")
+_found.append("PACKAGE " + ("readable" if os.access(_package, os.R_OK) else "missing"))
+answer_two_hidden = " | ".join(_found)
+"""
+
+
+@AS_ROOT
+def test_the_graders_checkout_cannot_be_read(attack, isolation):
+    """Red team (hw2): grading from a checkout, a notebook exec'd the solved notebook it found in
+    dist/ and got full marks. namespaces: the checkout is an empty folder but for the package and
+    the venv; uid-only: solutions/, dist/ and .git are closed to other users."""
+    checkout = Path(__file__).resolve().parent.parent
+    document = attack(insert=[(PARAM_COUNT_CHECK, READ_THE_CHECKOUT.replace("CHECKOUT", str(checkout)))])
+    feedback = feedback_for(document, "param_count")
+    assert "NOT READ" in feedback and "READ /" not in feedback.replace("NOT READ /", ""), feedback
+    assert "PACKAGE readable" in feedback  # the sandbox still runs its own modules from there
+    expected = "FileNotFoundError" if isolation == "namespaces" else "PermissionError"
+    assert expected in feedback, feedback
+
+
 NETWORK = """
 import socket
 

@@ -36,6 +36,43 @@ def raises_the_limit(n):
     sys.setrecursionlimit(10**6)
     return recursive(n)
 
+def recursive_in_a_thread(n):
+    import threading
+    result = []
+
+    def work():
+        saved_setter(10**6)
+        result.append(recursive(n))
+        saved_setter(1000)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    return result[0]
+
+def recursive_in_a_raw_thread(n):
+    import _thread
+    result, done = [], _thread.allocate_lock()
+    done.acquire()
+
+    def work():
+        saved_setter(10**6)
+        result.append(recursive(n))
+        saved_setter(1000)
+        done.release()
+
+    _thread.start_new_thread(work, ())
+    done.acquire()
+    return result[0]
+
+def iterative_in_a_thread(n):
+    import threading
+    result = []
+    thread = threading.Thread(target=lambda: result.append(iterative(n)))
+    thread.start()
+    thread.join()
+    return result[0]
+
 def silences_the_profiler(n):
     sys.setprofile(None)
     return iterative(n)
@@ -97,6 +134,15 @@ def test_recursion_that_restores_the_limit_is_measured_by_its_depth(run):
     with pytest.raises(StudentError, match="RecursionError") as raised:
         deep(run, "raises_then_restores", depth=500)
     assert "nested" in raised.value.message or "recursion limit" in raised.value.message
+
+
+@pytest.mark.parametrize("name", ["recursive_in_a_thread", "recursive_in_a_raw_thread"])
+def test_recursion_in_a_thread_is_measured_too(run, name):
+    """Red team (hw2): a recursive sort in a thread that raised the limit there and restored it
+    before joining got full marks."""
+    with pytest.raises(StudentError, match="nested"):
+        deep(run, name)
+    assert deep(run, "iterative_in_a_thread") == 5000  # a thread that does not recurse is fine
 
 
 def test_removing_the_profile_hook_is_seen(run):

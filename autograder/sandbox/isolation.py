@@ -356,28 +356,88 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
         raise OSError(code, f"mount {target}: {os.strerror(code)}")
 
 
-def _under_private_places(path: str) -> bool:
-    """Is `path` (links resolved) in one of the folders that get a private tmpfs?"""
+HIDDEN_PLACES = ("/home", "/root", "/srv", "/mnt", "/media")  # where people keep their files
+
+
+def _package_home() -> str:
+    """The folder that holds the `autograder` package: a site-packages folder once installed (the
+    zip on Gradescope), the repository checkout with an editable install (`pip install -e .`)."""
+    return os.path.realpath(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def _is_checkout(folder: str) -> bool:
+    """A source tree (solutions, hidden tests, dist/ zips, .git history) rather than an install."""
+    return any(os.path.exists(os.path.join(folder, name)) for name in ("pyproject.toml", ".git", "solutions"))
+
+
+def places_to_hide() -> list[str]:
+    """What the sandbox must not see besides the temporary places: people's folders
+    (`HIDDEN_PLACES`) and, when the grader runs from a checkout, the checkout itself, whose
+    solutions/, dist/ and .git hold every hidden test (red team: a notebook exec'd the solution
+    from dist/ and got 12/12). Each becomes an empty read-only folder; `folders_to_keep` are bound back."""
+    hidden = [place for place in HIDDEN_PLACES if os.path.isdir(place)]
+    home = _package_home()
+    if _is_checkout(home):
+        hidden.append(home)
+    return hidden
+
+
+def _under(path: str, places: list[str]) -> bool:
+    """Is `path` (links resolved) in one of `places` (links resolved)?"""
     real = os.path.realpath(path)
-    return any(real == place or real.startswith(place + "/") for place in map(os.path.realpath, PRIVATE_PLACES))
+    return any(real == place or real.startswith(place + "/") for place in map(os.path.realpath, places))
 
 
-def folders_to_keep() -> list[str]:
-    """What must stay visible under the private tmpfs mounts: the Python installation and this
-    package, when they lie in a temporary place (a checkout or venv in /tmp). Outermost only."""
-    package_home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds autograder/
+def folders_to_keep(places: list[str] | None = None) -> list[str]:
+    """What must stay visible under the private and hidden mounts: the Python installation, the
+    venv and this package (the `autograder` folder only, never the checkout around it), when they
+    lie in one of `places` (a checkout or venv in /tmp or /home). Outermost only."""
+    places = list(PRIVATE_PLACES) + places_to_hide() if places is None else places
+    package = os.path.join(_package_home(), "autograder")
     python_home = os.path.dirname(os.path.realpath(sys.executable))
-    candidates = [package_home, sys.prefix, sys.base_prefix, python_home, *sys.path]
-    found = sorted({os.path.realpath(p) for p in candidates if p and os.path.isdir(p) and _under_private_places(p)})
+    checkout = _package_home() if _is_checkout(_package_home()) else None
+    candidates = [package, sys.prefix, sys.base_prefix, python_home, *sys.path]
+    found = {
+        os.path.realpath(p)
+        for p in candidates
+        if p and os.path.isdir(p) and _under(p, places) and os.path.realpath(p) != checkout
+    }
+    found = sorted(found)
     return [p for p in found if not any(p != q and p.startswith(q + "/") for q in found)]
+
+
+CHECKOUT_SECRETS = ("solutions", "dist", ".git")  # hidden suites, solved notebooks and zips, their history
+
+
+def close_checkout_to_others() -> list[str]:
+    """When the grader runs from a checkout, take other users' access away from the folders that
+    hold hidden tests and solutions (`CHECKOUT_SECRETS`): where the kernel refuses namespaces
+    (uid-only mode) nothing else keeps the sandbox's uid from reading them. The owner keeps every
+    right; the package and the venv stay readable. Returns the folders changed."""
+    home = _package_home()
+    changed = []
+    if not _is_checkout(home):
+        return changed
+    for name in CHECKOUT_SECRETS:
+        path = os.path.join(home, name)
+        try:
+            info = os.stat(path, follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o007:
+                os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o007)
+                changed.append(path)
+        except OSError:
+            continue
+    return changed
 
 
 def enter_private_mounts(workdir: str, size_bytes: int, uid: int, gid: int) -> None:
     """In the sandbox's own mount namespace, still root: an empty, size-limited tmpfs over each of
     `PRIVATE_PLACES` and over the work folder (its files copied in, owned by `uid`), so whatever
-    the notebook writes is bounded, gone with the sandbox and seen by no other grading. Python
-    and this package are bound back if they live under /tmp."""
-    keep = folders_to_keep()
+    the notebook writes is bounded, gone with the sandbox and seen by no other grading; an empty
+    root-owned tmpfs over each of `places_to_hide()` (people's folders, the grader's checkout).
+    Python, the venv and this package are bound back where they live under any of these."""
+    hidden = places_to_hide()
+    keep = folders_to_keep(list(PRIVATE_PLACES) + hidden)
     handles = [os.open(folder, os.O_PATH | os.O_DIRECTORY) for folder in keep]
     work = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
     files = {}
@@ -393,6 +453,9 @@ def enter_private_mounts(workdir: str, size_bytes: int, uid: int, gid: int) -> N
     for place in PRIVATE_PLACES:
         if os.path.isdir(place):
             _mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
+    for place in hidden:  # outermost first: a checkout under /home is covered by /home's mount
+        if os.path.isdir(place):
+            _mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     for folder, handle in zip(keep, handles):
         os.makedirs(folder, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{handle}", folder, None, MS_BIND, None)

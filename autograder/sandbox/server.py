@@ -213,13 +213,17 @@ class DepthWatch:
     The notebook asks for code "without recursion" (hw2's topological sort); a recursive version
     that raises the limit with `sys.setrecursionlimit` would otherwise pass a deep graph. While
     active, the limit is `max_depth` calls above the caller, a profile hook records the deepest
-    nesting, and `problem()` names what the student's code did: nested deeper than `max_depth`,
-    changed the limit, or removed the hook."""
+    nesting, also in threads the steps start (through `threading` or `_thread`: a recursive sort
+    run in a thread that raised the limit there and restored it before joining got full marks),
+    and `problem()` names what the student's code did: nested deeper than `max_depth`, changed the
+    limit, removed the hook, or left a thread the hook could not follow to its end. Not covered: a
+    thread started through a freshly re-imported `_thread` module or ctypes."""
 
     def __init__(self, max_depth: int):
         self.max_depth = max_depth
         self.deepest = 0
         self._current = 0
+        self._threads: dict[int, list[int]] = {}  # thread ident -> [calls open now]
 
     def _hook(self, frame, event, arg) -> None:
         if event == "call":
@@ -228,17 +232,47 @@ class DepthWatch:
         elif event == "return":
             self._current -= 1
 
+    def _thread_hook(self, frame, event, arg) -> None:
+        state = self._threads.setdefault(threading.get_ident(), [0])
+        if event == "call":
+            state[0] += 1
+            self.deepest = max(self.deepest, state[0])
+        elif event == "return":
+            state[0] -= 1
+
+    def _start_watched(self, function, args, kwargs=None):
+        """`_thread.start_new_thread`, with this watch's hook in the new thread from its first call."""
+        hook = self._thread_hook
+
+        def run(*run_args, **run_kwargs):
+            sys.setprofile(hook)
+            try:
+                return function(*run_args, **run_kwargs)
+            finally:
+                sys.setprofile(None)
+
+        return self._start_new_thread(run, args, kwargs or {})
+
     def __enter__(self) -> DepthWatch:
+        import _thread
+
         self._saved_limit = sys.getrecursionlimit()
         self._limit = _frame_depth() + self.max_depth + 20
         sys.setrecursionlimit(max(self._limit, 1000))
         self._limit = sys.getrecursionlimit()
+        self._start_new_thread = _thread.start_new_thread
+        _thread.start_new_thread = threading._start_new_thread = self._start_watched
         sys.setprofile(self._hook)
         return self
 
     def __exit__(self, *exc_info) -> None:
+        import _thread
+
         self._hook_removed = sys.getprofile() != self._hook
         sys.setprofile(None)
+        self._hook_removed |= not (_thread.start_new_thread == threading._start_new_thread == self._start_watched)
+        _thread.start_new_thread = threading._start_new_thread = self._start_new_thread
+        self._threads_unfinished = any(open_calls > 0 for (open_calls,) in self._threads.values())
         self._limit_changed = sys.getrecursionlimit() != self._limit
         sys.setrecursionlimit(self._saved_limit)
 
@@ -248,12 +282,17 @@ class DepthWatch:
                 "RecursionError: the code changed Python's recursion limit (sys.setrecursionlimit); this "
                 "check runs with the default limit, and the notebook asks for no recursion"
             )
-        if self._hook_removed:
-            return "RuntimeError: the code called sys.setprofile, which this check needs for itself"
         if self.deepest > self.max_depth:
             return (
                 f"RecursionError: the calls nested {self.deepest} deep (a recursive function?); "
                 f"this check allows {self.max_depth}: the notebook asks for no recursion"
+            )
+        if self._hook_removed:
+            return "RuntimeError: the code called sys.setprofile or replaced how threads start, which this check needs for itself"
+        if self._threads_unfinished:
+            return (
+                "RuntimeError: the code started a thread that this check could not follow to its end "
+                "(it removed the check's profile hook, or was still running); backward needs no threads"
             )
         return ""
 
