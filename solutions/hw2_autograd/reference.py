@@ -305,14 +305,21 @@ def init_candidates(nin: int, nouts: list[int], seed: int) -> dict[str, list[flo
     sizes = [nin, *nouts]
     candidates = {}
 
-    def neurons(make_rng_for_layer, make_rng_for_neuron=None, bias_first=False):
+    def neurons(make_rng_for_layer, make_rng_for_neuron=None, bias_first=False, layer_order=""):
         values, rng = [], random.Random(seed)
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             layer_rng = make_rng_for_layer(rng)
+            rows = []
             for _ in range(fan_out):
                 neuron_rng = make_rng_for_neuron() if make_rng_for_neuron else layer_rng
                 weights = [neuron_rng.uniform(-1, 1) for _ in range(fan_in)]
-                values += [0.0, *weights] if bias_first else [*weights, 0.0]
+                rows.append(weights)
+                if not layer_order:
+                    values += [0.0, *weights] if bias_first else [*weights, 0.0]
+            if layer_order == "weights_then_biases":
+                values += [w for row in rows for w in row] + [0.0] * fan_out
+            elif layer_order == "biases_then_weights":
+                values += [0.0] * fan_out + [w for row in rows for w in row]
         return values
 
     candidates["Layer does not hand its rng to its neurons: each neuron makes its own random.Random(0)"] = neurons(
@@ -324,4 +331,66 @@ def init_candidates(nin: int, nouts: list[int], seed: int) -> dict[str, list[flo
     candidates["parameters() lists each neuron's bias before its weights (the notebook: weights, then bias)"] = neurons(
         lambda rng: rng, bias_first=True
     )
+    candidates[
+        "Layer.parameters() lists all its neurons' weights, then all their biases (the notebook: neuron by "
+        "neuron, each neuron's weights, then its bias)"
+    ] = neurons(lambda rng: rng, layer_order="weights_then_biases")
+    candidates[
+        "Layer.parameters() lists all its neurons' biases, then all their weights (the notebook: neuron by "
+        "neuron, each neuron's weights, then its bias)"
+    ] = neurons(lambda rng: rng, layer_order="biases_then_weights")
     return candidates
+
+
+def local_gradients(op: str, inputs: list[float], out: float) -> list[float]:
+    """d(out)/d(input) for each input of one operation, by the chain rule's formulas."""
+    if op == "add":
+        return [1.0, 1.0]
+    if op == "sub":
+        return [1.0, -1.0]
+    if op == "mul":
+        return [inputs[1], inputs[0]]
+    if op == "truediv":
+        return [1 / inputs[1], -inputs[0] / inputs[1] ** 2]
+    if op == "pow":
+        return [inputs[1] * inputs[0] ** (inputs[1] - 1), 0.0]
+    if op == "neg":
+        return [-1.0]
+    if op == "exp":
+        return [out]
+    if op == "log":
+        return [1 / inputs[0]]
+    if op == "tanh":
+        return [1 - out * out]
+    if op == "relu":
+        return [1.0 if inputs[0] > 0 else 0.0]
+    if op == "sigmoid":
+        return [out * (1 - out)]
+    raise ValueError(op)
+
+
+# Where a local gradient is computed with an absolute (not relative) rounding error: 1 - tanh**2 and
+# s * (1 - s) are off by about 1e-16 even where the derivative itself is far smaller.
+ABSOLUTE_FLOOR = {"tanh": 1.0, "sigmoid": 0.25}
+
+
+def exact_gradients(graph: list) -> tuple[list[float], list[float]]:
+    """d(last node)/d(leaf) for every leaf by backpropagation in floats (what a correct Value gives,
+    up to rounding), and for each a scale for that rounding: the same backpropagation of absolute
+    values, each local gradient's magnitude at least ABSOLUTE_FLOOR's for its operation."""
+    values = evaluate(graph)
+    grads = [0.0] * len(graph)
+    scales = [0.0] * len(graph)
+    grads[-1] = scales[-1] = 1.0
+    for index in reversed(range(len(graph))):
+        node = graph[index]
+        if node[0] == "leaf":
+            continue
+        inputs = [values[o[1]] if o[0] == "node" else o[1] for o in node[1:]]
+        floor = ABSOLUTE_FLOOR.get(node[0], 0.0)
+        for operand, local in zip(node[1:], local_gradients(node[0], inputs, values[index])):
+            if operand[0] == "node":
+                grads[operand[1]] += grads[index] * local
+                scales[operand[1]] += scales[index] * max(abs(local), floor)
+    leaves = leaf_indices(graph)
+    return [grads[i] for i in leaves], [scales[i] for i in leaves]

@@ -42,6 +42,24 @@ def all_match(actual: list, expected: list, rtol: float = 1e-6) -> bool:
 
 
 # ---------------------------------------------------------------------------------- graph_by_hand
+# The notebook: each gradient is upstream times local, exactly as the chain rule gives it. Written
+# in any order or form, the chain rule's numbers differ from these by rounding (below 1e-15 of the
+# sum of the terms' magnitudes); finite differences are off by 1e-10 or more.
+BY_HAND_RTOL = 1e-12
+
+
+def expect_by_hand(actual, exact: float, scale: float, what: str) -> None:
+    """After expect_number passed: actual equals the chain rule's number to BY_HAND_RTOL of scale
+    (the magnitudes of the terms summed, at least 1)."""
+    if abs(actual - exact) > BY_HAND_RTOL * max(1.0, scale):
+        raise CheckFailed(
+            f"{what} is {actual!r}, but the chain rule gives {exact!r} exactly: close, but off by "
+            f"{abs(actual - exact) / max(1.0, scale):.2g}, as finite differences are. The notebook: one line per "
+            "gradient, upstream times local, exact up to rounding (relative error 1e-12); a numerical derivative "
+            "earns no points here."
+        )
+
+
 def _add_mul_check(student, x, y, z):
     f, dx, dy, dz = expect_tuple(student_call(student.add_mul, x, y, z), 4, "add_mul", "f, df_dx, df_dy, df_dz")
     at = f"add_mul({x:g}, {y:g}, {z:g})"
@@ -49,6 +67,8 @@ def _add_mul_check(student, x, y, z):
     expect_number(dz, x + y, f"{at}: df_dz", "The local gradient of q * z with respect to z is q = x + y.")
     expect_number(dx, z, f"{at}: df_dx", "Add distributes the upstream gradient: df/dx = df/dq = z.")
     expect_number(dy, z, f"{at}: df_dy", "Add distributes the upstream gradient: df/dy = df/dq = z.")
+    for name, actual, exact, scale in (("df_dz", dz, x + y, abs(x) + abs(y)), ("df_dx", dx, z, z), ("df_dy", dy, z, z)):
+        expect_by_hand(actual, exact, abs(scale), f"{at}: {name}")
 
 
 @question("graph_by_hand", points=0.5, visibility="visible")
@@ -83,6 +103,8 @@ def test_cubic(student, rng):
         expect_number(g, w1**3 * w2 + 3 * w1, f"{at}: g")
         expect_number(d1, 3 * w1**2 * w2 + 3, f"{at}: dg_dw1", _cubic_hint(d1, w1, w2))
         expect_number(d2, w1**3, f"{at}: dg_dw2")
+        expect_by_hand(d1, 3 * w1**2 * w2 + 3, abs(3 * w1**2 * w2) + 3, f"{at}: dg_dw1")
+        expect_by_hand(d2, w1**3, abs(w1**3), f"{at}: dg_dw2")
 
 
 def _neuron_hint(name: str, actual, point, s) -> str:
@@ -116,6 +138,7 @@ def test_sigmoid_neuron(student, rng):
             expect_number(
                 grads[name], expected[name], f"{at}: grads[{name!r}]", _neuron_hint(name, grads[name], point, s)
             )
+            expect_by_hand(grads[name], expected[name], abs(expected[name]), f"{at}: grads[{name!r}]")
 
 
 @question("graph_by_hand", points=0.5)
@@ -180,13 +203,44 @@ def check_graph(
     expect_number(results[0], values[-1], f"Value: data of {expression}")
     inputs = ", ".join(f"{LEAF_NAMES[k]} = {graph[i][1]:g}" for k, i in enumerate(leaves))
     expected = expected_grads if expected_grads is not None else ref.numeric_gradients(graph)
+    all_zero = len(results) > 1 and all(isinstance(a, (int, float)) and a == 0 for a in results[1:])
     for k, (actual, wanted) in enumerate(zip(results[1:], expected)):
         hint = GRADIENT_HINT
         if hints and k in hints and matches(actual, hints[k][0]):
             hint = hints[k][1]
+        elif all_zero and not matches(0.0, wanted):
+            hint = (
+                "Every leaf's grad is 0 after backward(): backward() must set the root's own grad to 1 before "
+                "calling the _backward functions (nothing flows back from a root whose grad is 0)."
+            )
         expect_number(actual, wanted, f"Value: d/d{LEAF_NAMES[k]} of {expression} at {inputs}", hint)
     if stored:
         check_stored_grads(student, graph, expression, results[1:])
+    if expected_grads is None:
+        check_exact(graph, results[1:], f"{expression} at {inputs}")
+
+
+# Gradients must be backpropagation's, exactly as the chain rule gives them (the notebook says so).
+# Measured over 300 random graphs: correct engines written differently (the solution; micrograd's
+# div as a * b**-1; a direct quotient rule; tanh' as 1 / cosh(x)**2 or (1 - t) * (1 + t); sigmoid
+# through tanh; pow' as n * out / x; the red team's 20 correct variants) differ from the grader's
+# backpropagation by at most 1.2e-15 of `scale` (the same backpropagation of absolute values, see
+# ref.exact_gradients); finite differences re-evaluating the graph are off by 1e-8 of it.
+EXACT_RTOL = 1e-12
+
+
+def check_exact(graph, grads: list, where: str) -> None:
+    """Every leaf's grad equals backpropagation's to EXACT_RTOL of its rounding scale."""
+    exact, scales = ref.exact_gradients(graph)
+    for k, (actual, wanted, scale) in enumerate(zip(grads, exact, scales)):
+        if abs(actual - wanted) > EXACT_RTOL * scale + 1e-15:
+            raise CheckFailed(
+                f"Value: d/d{LEAF_NAMES[k]} of {where} is {actual!r}, but backpropagation (the chain rule, "
+                f"exactly) gives {wanted!r}: close, but off by {abs(actual - wanted) / max(scale, 1e-300):.2g} "
+                f"relative, as finite differences are. The notebook: grad is what backward() computes by "
+                f"backpropagation, exact up to rounding (relative error {EXACT_RTOL:g}); finite differences "
+                "earn no value points."
+            )
 
 
 def check_stored_grads(student, graph, expression: str, grads: list) -> None:
@@ -218,9 +272,10 @@ def check_stored_grads(student, graph, expression: str, grads: list) -> None:
     for name, first, again in zip(names, grads, results[len(leaves) :]):
         if not (isinstance(again, (int, float)) and again == first):
             changed = ", ".join(f"{n} from {graph[i][1]:g} to {v:g}" for n, i, v in zip(names, leaves, new_data))
+            now = repr(again) if isinstance(again, (int, float)) else describe(again)
             raise CheckFailed(
                 f"Value: after {expression}.backward(), changing the leaves' data ({changed}) changed "
-                f"{name}.grad from {first:.6g} to {describe(again) if not isinstance(again, float) else f'{again:.6g}'}. "
+                f"{name}.grad from {first!r} to {now}. "
                 "grad must be the number backward() stored by backpropagation, not computed when it is read."
             )
     program = Program("Value", max_depth=DEPTH_LIMIT)
@@ -499,6 +554,7 @@ MLP_MISTAKES = {
     "tanh on the last layer too: tanh in every layer but the last, which is linear": {"last": "tanh"},
     "relu instead of tanh in the hidden layers": {"hidden": "relu"},
     "no bias in the sum: each neuron computes tanh(w . x + b)": {"bias": False},
+    "no tanh anywhere: every layer linear (tanh in every layer but the last)": {"hidden": "linear"},
 }
 
 
@@ -534,11 +590,17 @@ def check_mlp_forward(student, rng) -> None:
         return sum(u * o for u, o in zip(upstream, ref.mlp_forward(vector, nin, nouts, x)))
 
     h = 1e-6
+    hint = GRADIENT_HINT
+    if all(isinstance(g, (int, float)) and g == 0 for g in results[nouts[-1] :]):
+        hint = (
+            "Every parameter's grad is 0 after loss.backward(): backward() must set the root's own grad to 1 "
+            "before calling the _backward functions (question value)."
+        )
     for k, actual in enumerate(results[nouts[-1] :]):
         plus, minus = list(values), list(values)
         plus[k] += h
         minus[k] -= h
-        expect_number(actual, (loss_at(plus) - loss_at(minus)) / (2 * h), f"MLP: grad of parameter {k}", GRADIENT_HINT)
+        expect_number(actual, (loss_at(plus) - loss_at(minus)) / (2 * h), f"MLP: grad of parameter {k}", hint)
 
 
 @question("neuron_mlp", points=0.75)
@@ -566,11 +628,20 @@ def _train(student, xs, ys, nouts, steps, learning_rate, seed):
     )
     values, losses = expect_tuple(result.value, 2, "train", "parameter_values, loss_history")
     count = ref.param_count(len(xs[0]), list(nouts))
-    if not isinstance(values, list) or len(values) != count or not all(isinstance(v, (int, float)) for v in values):
-        raise CheckFailed(f"train: parameter_values must be a list of {count} floats, got {describe(values)}.")
-    if not isinstance(losses, list) or len(losses) != steps or not all(isinstance(v, (int, float)) for v in losses):
+
+    def not_float(items) -> str:
+        bad = next((k for k, v in enumerate(items) if not isinstance(v, (int, float))), None)
+        if bad is None:
+            return ""
+        return f", item {bad} is {describe(items[bad])} (floats: p.data and loss.data, not the Values)"
+
+    if not isinstance(values, list) or len(values) != count or not_float(values):
+        extra = not_float(values) if isinstance(values, list) else ""
+        raise CheckFailed(f"train: parameter_values must be a list of {count} floats, got {describe(values)}{extra}.")
+    if not isinstance(losses, list) or len(losses) != steps or not_float(losses):
+        extra = not_float(losses) if isinstance(losses, list) else ""
         raise CheckFailed(
-            f"train: loss_history must be a list of {steps} floats (one per step), got {describe(losses)}."
+            f"train: loss_history must be a list of {steps} floats (one per step), got {describe(losses)}{extra}."
         )
     return values, losses
 
@@ -606,6 +677,25 @@ def _dependencies(student, nin: int, nouts: list[int], seed: int) -> str:
     return ""
 
 
+SUM_WORDS = (
+    "That is {n} times the loss, the number of points: L is the mean of the squared errors over the points "
+    "(divide the sum by N), not their sum."
+)
+
+
+def _sum_hint(student, xs, ys, nouts, learning_rate, seed) -> str:
+    """When train failed outright (a sum's larger steps can overflow): one step, and name the sum of
+    the squared errors only when loss_history[0] is N times the loss."""
+    try:
+        _, losses = _train(student, xs, ys, nouts, 1, learning_rate, seed)
+    except CheckFailed:
+        return ""
+    right = ref.train_replay(xs, ys, list(nouts), 1, learning_rate, seed)[1][0]
+    if matches(losses[0], len(ys) * right, TRAJECTORY_RTOL):
+        return f"With steps=1, loss_history[0] is {losses[0]:.6g}. {SUM_WORDS.format(n=len(ys))}"
+    return ""
+
+
 def _diagnosis(student, xs, ys, nouts, learning_rate, seed) -> str:
     """Train again for 3 steps and compare with the grader's replays of known mistakes (few steps:
     the replays stay numerically comparable); a mistake is named only when its replay matches."""
@@ -637,12 +727,18 @@ def _diagnosis(student, xs, ys, nouts, learning_rate, seed) -> str:
 
 def check_training(student, xs, ys, nouts, steps, learning_rate, seed, data: str) -> None:
     """train follows full-batch gradient descent from the notebook's initialisation, step by step:
-    its loss_history and its returned parameters match the grader's numpy replay."""
+    its loss_history and its returned parameters match the grader's numpy replay. train builds on
+    Value and MLP: when they fail their own checks, no training points (the notebook says so)."""
+    dependency = _dependencies(student, len(xs[0]), list(nouts), seed)
+    if dependency:
+        raise CheckFailed(
+            f"{dependency} The notebook: training points need your Value and MLP to pass their own checks "
+            "(train must use your engine)."
+        )
     try:
         values, losses = _train(student, xs, ys, nouts, steps, learning_rate, seed)
     except CheckFailed as failure:
-        dependency = _dependencies(student, len(xs[0]), list(nouts), seed)
-        raise CheckFailed(f"{dependency} {failure}" if dependency else str(failure)) from None
+        raise CheckFailed(f"{failure} {_sum_hint(student, xs, ys, nouts, learning_rate, seed)}".rstrip()) from None
     right_values, right_losses = ref.train_replay(xs, ys, list(nouts), steps, learning_rate, seed)
     if all_match(values, right_values, TRAJECTORY_RTOL) and all_match(losses, right_losses[:steps], TRAJECTORY_RTOL):
         return
@@ -652,6 +748,8 @@ def check_training(student, xs, ys, nouts, steps, learning_rate, seed, data: str
             f"{call}: loss_history[0] is {losses[0]:.6g}, but the loss at the initial parameters "
             f"(MLP({len(xs[0])}, {list(nouts)}, seed={seed})) is {right_losses[0]:.6g}."
         )
+        if matches(losses[0], len(ys) * right_losses[0], TRAJECTORY_RTOL):
+            observed += f" {SUM_WORDS.format(n=len(ys))}"
     else:
         k = next((k for k in range(steps) if not matches(losses[k], right_losses[k], TRAJECTORY_RTOL)), None)
         if k is not None:
@@ -666,9 +764,8 @@ def check_training(student, xs, ys, nouts, steps, learning_rate, seed, data: str
                 f"{values[j]:.6g}, expected {right_values[j]:.6g} after {steps} steps (return the trained "
                 "parameters' data in parameters() order)."
             )
-    dependency = _dependencies(student, len(xs[0]), list(nouts), seed)
-    diagnosis = "" if dependency else _diagnosis(student, xs, ys, nouts, learning_rate, seed)
-    raise CheckFailed(" ".join(part for part in (dependency, observed, diagnosis) if part))
+    diagnosis = _diagnosis(student, xs, ys, nouts, learning_rate, seed)
+    raise CheckFailed(" ".join(part for part in (observed, diagnosis) if part))
 
 
 @question("training", points=0.5, visibility="visible")

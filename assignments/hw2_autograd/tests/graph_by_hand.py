@@ -7,10 +7,12 @@ points = 3
 
 @test_case(points=None, hidden=False)
 def test_add_mul(add_mul):
-    from nn_checks import expect_number, expect_tuple
+    from nn_checks import CheckFailed, expect_number, expect_tuple
     result = expect_tuple(add_mul(-2.0, 5.0, -4.0), 4, 'add_mul', 'f, df_dx, df_dy, df_dz')
     for name, value, expected in zip(('f', 'df_dx', 'df_dy', 'df_dz'), result, (-12.0, -4.0, -4.0, 3.0)):
         expect_number(value, expected, f'add_mul(-2, 5, -4): {name}')
+        if value != expected:
+            raise CheckFailed(f'add_mul(-2, 5, -4): {name} is {value!r}, but the chain rule gives {expected!r} exactly: close, but not equal, as a numerical derivative is. The notebook: one line per gradient, upstream times local.')
 
 @test_case(points=None, hidden=False)
 def test_cubic(cubic):

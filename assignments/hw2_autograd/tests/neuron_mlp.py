@@ -27,6 +27,13 @@ def test_mlp_initialisation(MLP):
     actual = [p.data for p in MLP(2, [3, 1], seed=0).parameters()]
     if len(actual) != len(expected):
         raise CheckFailed(f'MLP(2, [3, 1]).parameters() has {len(actual)} items, expected {len(expected)}.')
+
+    def same(a, b):
+        return len(a) == len(b) and all((abs(u - v) <= 1e-12 for u, v in zip(a, b)))
+    orders = {"each neuron's bias before its weights": [p for k in range(0, 9, 3) for p in [expected[k + 2], *expected[k:k + 2]]] + [expected[12], *expected[9:12]], "all of a layer's weights, then all its biases": [expected[k] for k in (0, 1, 3, 4, 6, 7, 2, 5, 8)] + expected[9:]}
+    for order, candidate in orders.items():
+        if same(actual, candidate):
+            raise CheckFailed(f"MLP(2, [3, 1], seed=0).parameters() has the right numbers in another order: {order}. The notebook: parameters() lists layer by layer, neuron by neuron, each neuron's weights, then its bias.")
     for k, (a, e) in enumerate(zip(actual, expected)):
         if abs(a - e) > 1e-12:
             raise CheckFailed(f"MLP(2, [3, 1], seed=0).parameters(): parameter {k} is {a:.6g}, expected {e:.6g}. The notebook's initialisation: MLP makes one random.Random(seed) and hands it to each Layer, which hands it to each Neuron in turn; each neuron draws its nin weights with rng.uniform(-1, 1), in order; every bias is 0.")

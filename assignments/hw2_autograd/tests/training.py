@@ -6,7 +6,7 @@ name = "training"
 points = 3
 
 @test_case(points=None, hidden=False)
-def test_train_first_steps(train):
+def test_train_first_steps(train, Value, MLP):
     import math
     import random
     from nn_checks import CheckFailed, describe, expect_tuple
@@ -15,6 +15,20 @@ def test_train_first_steps(train):
     for fan_in, fan_out in ((2, 8), (8, 1)):
         for _ in range(fan_out):
             p0 += [rng.uniform(-1, 1) for _ in range(fan_in)] + [0.0]
+    try:
+        a, b, c = (Value(-2.0), Value(5.0), Value(-4.0))
+        ((a + b) * c).backward()
+        engine_ok = [a.grad, b.grad, c.grad] == [-4.0, -4.0, 3.0]
+    except Exception:
+        engine_ok = False
+    if not engine_ok:
+        raise CheckFailed('train uses your Value, which fails its own checks (run grader.check("value")): fix value first. Training points need value and neuron_mlp to pass their own checks (the notebook).')
+    try:
+        mlp_ok = all((abs(q.data - e) <= 1e-12 for q, e in zip(MLP(2, [8, 1], seed=0).parameters(), p0, strict=True)))
+    except Exception:
+        mlp_ok = False
+    if not mlp_ok:
+        raise CheckFailed('train starts from your MLP, which fails its own checks (run grader.check("neuron_mlp")): fix neuron_mlp first. Training points need value and neuron_mlp to pass their own checks (the notebook).')
 
     def loss(p):
         total = 0.0
@@ -39,16 +53,25 @@ def test_train_first_steps(train):
     p1 = [p - 0.1 * g for p, g in zip(p0, g0)]
     g1 = gradient(p1)
     p2 = [p - 0.1 * g for p, g in zip(p1, g1)]
+    after = [loss(p1), loss(p2)]
     for steps, wanted, wanted_losses in ((1, p1, [loss(p0)]), (2, p2, [loss(p0), loss(p1)])):
         call = f'train(XOR, nouts=(8, 1), steps={steps}, learning_rate=0.1, seed=0)'
         values, losses = expect_tuple(train(xs, ys, nouts=(8, 1), steps=steps, learning_rate=0.1, seed=0), 2, 'train', 'parameter_values, loss_history')
-        if not isinstance(values, list) or len(values) != 33:
-            raise CheckFailed(f'train: parameter_values must be a list of 33 floats, got {describe(values)}.')
-        if not isinstance(losses, list) or len(losses) != steps:
-            raise CheckFailed(f'train: loss_history must be a list of {steps} floats (one per step), got {describe(losses)}.')
+        if not isinstance(values, list) or len(values) != 33 or (not all((isinstance(v, (int, float)) for v in values))):
+            raise CheckFailed(f'train: parameter_values must be a list of 33 floats, got {describe(values)} (floats: p.data, not the Value).')
+        if not isinstance(losses, list) or len(losses) != steps or (not all((isinstance(v, (int, float)) for v in losses))):
+            raise CheckFailed(f'train: loss_history must be a list of {steps} floats (one per step), got {describe(losses)} (floats: loss.data, not the Value).')
         for k, (a, e) in enumerate(zip(losses, wanted_losses)):
             if abs(a - e) > 1e-06 * max(1.0, e):
-                raise CheckFailed(f"{call}: loss_history[{k}] is {a:.6g}, but after {k} steps of full-batch gradient descent from the initial parameters the loss is {e:.6g} (record each step's loss before its update).")
+                if abs(a - after[k]) <= 1e-06 * max(1.0, after[k]):
+                    why = "That is the loss after the step's update: record each step's loss before its update (the loss at the parameters the step starts from)."
+                elif abs(a - len(xs) * e) <= 1e-06 * max(1.0, len(xs) * e):
+                    why = f'That is {len(xs)} times the loss, the number of points: L is the mean of the squared errors over the points (divide the sum by N), not their sum.'
+                elif k == 0:
+                    why = "train starts from MLP(2, [8, 1], seed=0) (tanh hidden layers, a linear last layer) and records L = mean of (score - y)**2 over the points: check the network's forward and the loss."
+                else:
+                    why = "loss_history[0] agrees: check the update of step 0 (the returned parameters' check says more)."
+                raise CheckFailed(f'{call}: loss_history[{k}] is {a:.6g}, but after {k} steps of full-batch gradient descent from the initial parameters the loss is {e:.6g}. {why}')
         if not same(values, wanted):
             hint = ''
             if same(values, [p + 0.1 * g for p, g in zip(p0, g0)]):

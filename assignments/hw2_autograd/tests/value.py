@@ -14,10 +14,12 @@ def test_value_lecture_example(Value):
     expect_number(f.data, -12.0, 'Value: data of ((a + b) * c)')
     for name, node, expected in (('a', x, -4.0), ('b', y, -4.0), ('c', z, 3.0)):
         expect_number(node.grad, expected, f'Value: d/d{name} of ((a + b) * c) at a = -2, b = 5, c = -4')
+        if abs(node.grad - expected) > 1e-12 * abs(expected):
+            raise CheckFailed(f'Value: d/d{name} of ((a + b) * c) at a = -2, b = 5, c = -4 is {node.grad!r}, but backpropagation (the chain rule, exactly) gives {expected!r}: close, but not equal, as finite differences are. The notebook: grad is what backward() computes by backpropagation (relative error 1e-12).')
     x.data, y.data, z.data = (1.0, 2.0, 3.0)
     for name, node, expected in (('a', x, -4.0), ('b', y, -4.0), ('c', z, 3.0)):
         if node.grad != expected:
-            raise CheckFailed(f"Value: after ((a + b) * c).backward(), changing the leaves' data changed {name}.grad from {expected:g} to {node.grad:.6g}. grad must be the number backward() stored by backpropagation, not computed when it is read.")
+            raise CheckFailed(f"Value: after ((a + b) * c).backward(), changing the leaves' data changed {name}.grad from {expected!r} to {node.grad!r}. grad must be the number backward() stored by backpropagation, not computed when it is read.")
     x.grad = 0.0
     if x.grad != 0.0:
         raise CheckFailed(f'Value: a.grad = 0.0 left a.grad at {x.grad!r}: grad must be a plain attribute.')
@@ -25,7 +27,7 @@ def test_value_lecture_example(Value):
 @test_case(points=None, hidden=False)
 def test_value_operations(Value):
     import math
-    from nn_checks import expect_number
+    from nn_checks import CheckFailed, expect_number
 
     def f(v):
         return (2 * v - 1) / (v ** 2 + 1) + v.exp().log() + v.tanh() * v.relu() + (1 - v.sigmoid()) - -v * 0.5 + 3 / (1 + v)
@@ -39,6 +41,11 @@ def test_value_operations(Value):
     expect_number(b.data, plain(1.5), f'Value: data of {expression} at a = 1.5')
     numeric = (plain(1.5 + 1e-06) - plain(1.5 - 1e-06)) / 2e-06
     expect_number(a.grad, numeric, f'Value: d/da of {expression} at a = 1.5')
+    v, t, s = (1.5, math.tanh(1.5), 1 / (1 + math.exp(-1.5)))
+    exact = (2 * (v ** 2 + 1) - (2 * v - 1) * 2 * v) / (v ** 2 + 1) ** 2 + 1 + (1 - t ** 2) * v + t - s * (1 - s) + 0.5
+    exact -= 3 / (1 + v) ** 2
+    if abs(a.grad - exact) > 1e-12 * max(1.0, abs(exact)):
+        raise CheckFailed(f'Value: d/da of {expression} at a = 1.5 is {a.grad!r}, but backpropagation (the chain rule, exactly) gives {exact!r}: close, but off by {abs(a.grad - exact) / max(1.0, abs(exact)):.2g}, as finite differences are. The notebook: grad is what backward() computes by backpropagation (relative error 1e-12).')
 
 @test_case(points=None, hidden=False)
 def test_value_shared_node_and_relu_at_zero(Value):
