@@ -453,9 +453,10 @@ def enter_private_mounts(workdir: str, size_bytes: int, uid: int, gid: int) -> N
     for place in PRIVATE_PLACES:
         if os.path.isdir(place):
             _mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
+    modes = {place: stat.S_IMODE(os.stat(place).st_mode) & 0o755 for place in hidden}
     for place in hidden:  # outermost first: a checkout under /home is covered by /home's mount
-        if os.path.isdir(place):
-            _mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        if os.path.isdir(place):  # as open to others as it was (a 0700 /root stays closed), never writable
+            _mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, f"size=1m,mode={modes[place]:04o}")
     for folder, handle in zip(keep, handles):
         os.makedirs(folder, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{handle}", folder, None, MS_BIND, None)
