@@ -197,21 +197,26 @@ def check_graph(
     program.method(refs[-1], "backward")
     leaves = ref.leaf_indices(graph)
     returns = [program.get(refs[-1], "data"), *(program.get(refs[i], "grad") for i in leaves)]
-    results = run_values(student, program, returns, timeout)
+    results = run_values(student, program, [*returns, program.get(refs[-1], "grad")], timeout)
+    root_grad = results.pop()
     expression = ref.describe(graph) if len(graph) < 40 else label
     values = ref.evaluate(graph)
     expect_number(results[0], values[-1], f"Value: data of {expression}")
     inputs = ", ".join(f"{LEAF_NAMES[k]} = {graph[i][1]:g}" for k, i in enumerate(leaves))
     expected = expected_grads if expected_grads is not None else ref.numeric_gradients(graph)
-    all_zero = len(results) > 1 and all(isinstance(a, (int, float)) and a == 0 for a in results[1:])
+    all_zero = (
+        isinstance(root_grad, (int, float))
+        and root_grad == 0
+        and all(isinstance(a, (int, float)) and a == 0 for a in results[1:])
+    )
     for k, (actual, wanted) in enumerate(zip(results[1:], expected)):
         hint = GRADIENT_HINT
         if hints and k in hints and matches(actual, hints[k][0]):
             hint = hints[k][1]
         elif all_zero and not matches(0.0, wanted):
             hint = (
-                "Every leaf's grad is 0 after backward(): backward() must set the root's own grad to 1 before "
-                "calling the _backward functions (nothing flows back from a root whose grad is 0)."
+                "After backward() the root's own grad is 0, and so is every leaf's: backward() must set the root's "
+                "grad to 1 before calling the _backward functions (nothing flows back from a root whose grad is 0)."
             )
         expect_number(actual, wanted, f"Value: d/d{LEAF_NAMES[k]} of {expression} at {inputs}", hint)
     if stored:

@@ -16,7 +16,7 @@ def test_add_mul(add_mul):
 
 @test_case(points=None, hidden=False)
 def test_cubic(cubic):
-    from nn_checks import expect_number, expect_tuple
+    from nn_checks import CheckFailed, expect_number, expect_tuple
     g, d1, d2 = expect_tuple(cubic(2.0, 3.0), 3, 'cubic', 'g, dg_dw1, dg_dw2')
     expect_number(g, 30.0, 'cubic(2, 3): g')
     hint = 'dg/dw1 is the sum over both paths of upstream times local: dg/da * da/dw1 + dg/dc * dc/dw1.'
@@ -26,6 +26,8 @@ def test_cubic(cubic):
         hint = 'That is 3*w1**2 + 3, without the factor w2: along the a path, dg/da = w2 (mul swaps its inputs).'
     expect_number(d1, 39.0, 'cubic(2, 3): dg_dw1', hint)
     expect_number(d2, 8.0, 'cubic(2, 3): dg_dw2')
+    if (d1, d2) != (39.0, 8.0):
+        raise CheckFailed(f'cubic(2, 3): (dg_dw1, dg_dw2) is {(d1, d2)!r}, but the chain rule gives (39.0, 8.0) exactly: close, but not equal, as a numerical derivative is. The notebook: one line per gradient, upstream times local.')
 
 @test_case(points=None, hidden=False)
 def test_sigmoid_neuron(sigmoid_neuron):
@@ -40,6 +42,8 @@ def test_sigmoid_neuron(sigmoid_neuron):
     expected = {'w0': -local, 'x0': 2 * local, 'w1': -2 * local, 'x1': -3 * local, 'w2': local}
     for name in names:
         expect_number(grads[name], expected[name], f'{at}: grads[{name!r}]')
+        if abs(grads[name] - expected[name]) > 1e-12:
+            raise CheckFailed(f'{at}: grads[{name!r}] is {grads[name]!r}, but the chain rule gives {expected[name]!r}: close, but not equal, as a numerical derivative is. The notebook: one line per gradient, upstream times local.')
 
 @test_case(points=None, hidden=False)
 def test_lecture_answers(answer_add_mul, answer_cubic):
