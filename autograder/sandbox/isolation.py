@@ -437,6 +437,7 @@ def enter_private_mounts(workdir: str, size_bytes: int, uid: int, gid: int) -> N
     root-owned tmpfs over each of `places_to_hide()` (people's folders, the grader's checkout).
     Python, the venv and this package are bound back where they live under any of these."""
     hidden = places_to_hide()
+    modes = {place: stat.S_IMODE(os.stat(place).st_mode) & 0o755 for place in hidden}  # before any mount hides them
     keep = folders_to_keep(list(PRIVATE_PLACES) + hidden)
     handles = [os.open(folder, os.O_PATH | os.O_DIRECTORY) for folder in keep]
     work = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
@@ -453,9 +454,8 @@ def enter_private_mounts(workdir: str, size_bytes: int, uid: int, gid: int) -> N
     for place in PRIVATE_PLACES:
         if os.path.isdir(place):
             _mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
-    modes = {place: stat.S_IMODE(os.stat(place).st_mode) & 0o755 for place in hidden}
     for place in hidden:  # outermost first: a checkout under /home is covered by /home's mount
-        if os.path.isdir(place):  # as open to others as it was (a 0700 /root stays closed), never writable
+        if os.path.isdir(place):  # not under /tmp's new tmpfs; as open as it was (a 0700 /root stays closed)
             _mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, f"size=1m,mode={modes[place]:04o}")
     for folder, handle in zip(keep, handles):
         os.makedirs(folder, mode=0o755, exist_ok=True)
