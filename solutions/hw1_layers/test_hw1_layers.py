@@ -688,18 +688,23 @@ def test_softmax_gradient(student, rng):
     scores, y = rng.standard_normal((N + 2, M + 1)), labels_without_the_largest(rng, N + 2, M + 1)
     try:
         _, dscores = _softmax_call(student, scores, y)
-        expect_gradient(
-            dscores,
-            numerical_gradient(lambda s: ref.softmax_ce(s, y), scores),
-            "softmax_cross_entropy",
-            "dscores",
-            hints=softmax_gradient_hints(scores, ref.softmax(scores), y),
-            batch_size=len(y),
-            shape_hint="dscores has the shape of scores, (N, C).",
-        )
+        check_dscores(dscores, scores, y, shape_hint="dscores has the shape of scores, (N, C).")
     except CheckFailed as failure:
         hint = class_count_hint(student, scores, y)
         raise CheckFailed(f"{failure} {hint}".rstrip()) from None
+
+
+def check_dscores(dscores, scores, y, shape_hint=""):
+    """softmax_cross_entropy's dscores against the numerical gradient, with the known mistakes' hints."""
+    expect_gradient(
+        dscores,
+        numerical_gradient(lambda s: ref.softmax_ce(s, y), scores),
+        "softmax_cross_entropy",
+        "dscores",
+        hints=softmax_gradient_hints(scores, ref.softmax(scores), y),
+        batch_size=len(y),
+        shape_hint=shape_hint,
+    )
 
 
 def large_scores(rng, n, c):
@@ -847,14 +852,7 @@ def _layer_checks(student, layer):
         try:
             loss, dscores = _softmax_call(student, scores, y)
             expect_close(np.array(loss), np.array(ref.softmax_ce(scores, y)), "softmax_cross_entropy", "loss")
-            expect_gradient(
-                dscores,
-                numerical_gradient(lambda s: ref.softmax_ce(s, y), scores),
-                "softmax_cross_entropy",
-                "dscores",
-                hints=softmax_gradient_hints(scores, ref.softmax(scores), y),
-                batch_size=len(y),
-            )
+            check_dscores(dscores, scores, y)
         except CheckFailed as failure:
             hint = class_count_hint(student, scores, y)
             raise CheckFailed(f"{failure} {hint}".rstrip()) from None
