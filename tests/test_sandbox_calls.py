@@ -294,3 +294,14 @@ def test_a_question_is_graded_on_its_arrays_as_they_were_at_its_check(tmp_path):
         assert run.run_program("q", program, [same])[0].tolist() == [0.0, 0.0]
     finally:
         run.close()
+
+
+def test_a_program_speed_probe_that_runs_out_of_time_leaves_the_program_usable(slow_run):
+    """hw2's wide-graph check times one backward() in a program of its own: a timeout there must
+    not make the student's function a stand-in nor refuse later programs of that label."""
+    program = Program("timed")
+    with pytest.raises(StudentError) as slow:
+        slow_run.run_program(None, program, [program.call("elementwise", 10**6)], timeout=2, speed_probe=True)
+    assert "did not finish within 2 s" in slow.value.message and "does not run it again" not in slow.value.message
+    program = Program("timed")
+    assert slow_run.run_program("training", program, [program.call("elementwise", 3)]) == [9.0]

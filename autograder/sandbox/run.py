@@ -281,8 +281,17 @@ class NotebookRun:
             raise self._malformed(question, name, error) from None
         return CallResult(value, args_after, seconds, str(reply.get("output", "")))
 
-    def run_program(self, question: str | None, program: Program, returns: list, timeout: float | None = None) -> list:
-        """Run `program` in the sandbox in one round trip; the values of the `returns` refs."""
+    def run_program(
+        self,
+        question: str | None,
+        program: Program,
+        returns: list,
+        timeout: float | None = None,
+        speed_probe: bool = False,
+    ) -> list:
+        """Run `program` in the sandbox in one round trip; the values of the `returns` refs.
+        speed_probe: as for `call` (a program that times a step: a timeout makes no stand-in and
+        leaves the program's label callable)."""
 
         def fields(sandbox: Sandbox, arrays: list) -> dict:
             return {
@@ -292,7 +301,7 @@ class NotebookRun:
                 "max_depth": program.max_depth,
             }
 
-        reply, reply_arrays, _, generation = self._exchange(question, program.label, fields, timeout)
+        reply, reply_arrays, _, generation = self._exchange(question, program.label, fields, timeout, speed_probe)
         try:
             values = decode(reply["values"], reply_arrays, generation)
             if not isinstance(values, list):
@@ -423,9 +432,11 @@ class StudentNamespace:
         """The plain value of the variable `name` (a numeric answer), not a call."""
         return self._run.call(self._question, name, (), {}, get=True).value
 
-    def run(self, program: Program, returns: list[Ref], timeout: float | None = None) -> list:
+    def run(
+        self, program: Program, returns: list[Ref], timeout: float | None = None, speed_probe: bool = False
+    ) -> list:
         """Run a `Program` and return the plain values of `returns` (objects come back as handles)."""
-        return self._run.run_program(self._question, program, returns, timeout=timeout)
+        return self._run.run_program(self._question, program, returns, timeout=timeout, speed_probe=speed_probe)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
