@@ -40,10 +40,15 @@ def _kept_in_sandbox(value: Any) -> bool:
     return type(value).__name__ == "Handle" and hasattr(value, "type_name")
 
 
+def _article(word: str) -> str:
+    """'a' or 'an' before `word`, by its first letter ("an int", "a float", "an ndarray")."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def describe(value: Any) -> str:
     """A short description of a value's type and shape, for messages."""
     if isinstance(value, np.ndarray):
-        return f"a {value.dtype} array of shape {value.shape}"
+        return f"{_article(str(value.dtype))} {value.dtype} array of shape {value.shape}"
     if _kept_in_sandbox(value):
         if value.type_name == "ellipsis":
             return "... (not filled in yet)"
@@ -52,14 +57,14 @@ def describe(value: Any) -> str:
         if " of dtype " in value.type_name:  # a numpy array subclass, such as a masked array
             name, details = value.type_name.split(" of dtype ", 1)
             return f"a {name} (a numpy array subclass) of dtype {details}"
-        return f"a {value.type_name} object"
+        return f"{_article(value.type_name)} {value.type_name} object"
     if value is None:
         return "None"
+    name = type(value).__name__
     if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} items"
-    return (
-        f"a {type(value).__name__} ({value!r})" if isinstance(value, (int, float, str)) else f"a {type(value).__name__}"
-    )
+        return f"a {name} of {len(value)} items"
+    shown = f" ({value!r})" if isinstance(value, (int, float, str)) else ""
+    return f"{_article(name)} {name}{shown}"
 
 
 def expect_tuple(value: Any, length: int, function: str, names: str = "") -> tuple:
@@ -105,7 +110,12 @@ def expect_scalar(value: Any, function: str, output: str) -> float:
     )
     if not ok or isinstance(value, bool):
         raise CheckFailed(f"{function}: {output} is {describe(value)}, expected a single number (a float).")
-    number = float(value)
+    try:
+        number = float(value)
+    except (OverflowError, TypeError, ValueError):  # an int too large for a float, a 0-d object array
+        raise CheckFailed(
+            f"{function}: {output} is {describe(value)[:80]}, which is not a float: return a float (a single finite number)."
+        ) from None
     if not np.isfinite(number):
         raise CheckFailed(
             f"{function}: {output} is {number}; it must be finite (look for exp overflow, log of 0 or division by 0)."
@@ -383,6 +393,32 @@ def relu_hints(x: np.ndarray, dout: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+RELU_NEAR_ZERO_HINT = (
+    "It is right away from 0 but not at inputs very close to it: ReLU's derivative is 1 for every x > 0, "
+    "however small (1e-300, 5e-324), and 0 for every x <= 0. A difference quotient of relu_forward gives "
+    "about x / h there: compute the derivative itself, dout where x > 0."
+)
+
+
+def expect_relu_exact_near_zero(
+    dx: Any, x: np.ndarray, dout: np.ndarray, hints: dict[str, np.ndarray] | None = None
+) -> None:
+    """relu_backward's dx at inputs as close to 0 as floats go (and some far from it) must be exactly
+    dout * (x > 0): no finite difference of relu_forward passes at x = 1e-300 and x = 1e6 alike.
+    x, dout: same shape, float64. A failure right away from 0 and wrong next to it says so."""
+    exact = dout * (x > 0)
+    try:
+        expect_close(dx, exact, "relu_backward", "dx at inputs very close to 0", rtol=1e-13, hints=hints)
+    except CheckFailed as failure:
+        if not (isinstance(dx, np.ndarray) and dx.shape == x.shape and dx.dtype == np.float64):
+            raise
+        far = np.abs(x) >= 1e-6
+        named = _matching_hint(dx, hints) or scale_hint(dx, exact)
+        if not named and np.array_equal(dx[far], exact[far]):
+            raise CheckFailed(f"{str(failure).rstrip('.')}. {RELU_NEAR_ZERO_HINT}") from None
+        raise
+
+
 def sigmoid_hints(x: np.ndarray, dout: np.ndarray, s: np.ndarray) -> dict[str, np.ndarray]:
     """s: the sigmoid of x."""
     return {
@@ -396,7 +432,7 @@ def mse_gradient_hints(pred: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]
     diff = pred - y
     return {
         f"It is missing the 1/K of the mean (K = {pred.size} elements).": 2 * diff,
-        "It divides by the number of rows only: divide by the number of elements, N * M.": 2 * diff / len(diff),
+        "It divides by the number of rows only: divide by the number of elements, K = pred.size.": 2 * diff / len(diff),
     }
 
 

@@ -10,7 +10,9 @@ and inputs stay away from sigmoid's saturation and from ReLU's kink, except for 
 Backward points also need a backward that is fast and right at a large size (`require_real_backward`:
 timed against the cheapest finite differences, measured now) and, for relu and sigmoid, exact to a
 relative error of 1e-13 (`EXACT_RTOL`: vectorised finite differences are as fast as the chain rule
-but not exact; complex-step differentiation is, and passes: a known limit).
+but not exact), ReLU's also at inputs next to 0 (1e-300), where every difference quotient fails.
+Known limit: for sigmoid, a method exact to rounding passes (complex-step differentiation, or a
+high-order stencil evaluated in long double): its values are those of the derivative.
 
 Training runs are compared step by step with the grader's numpy replay of the notebook's
 procedure (`reference.train_replay`); a mistake in the loop is named only when the replay of that
@@ -36,6 +38,7 @@ from autograder.checks import (
     expect_close,
     expect_gradient,
     expect_int,
+    expect_relu_exact_near_zero,
     expect_scalar,
     expect_stable_softmax,
     expect_tuple,
@@ -181,6 +184,27 @@ def chain_rule_backward(layer, inputs, upstream):
     return upstream * s * (1 - s)
 
 
+def check_large_gradient(layer, gradient, position, name, inputs, upstream, reference_forward):
+    """One backward output at a large size: along random directions against the numerical slope,
+    then element by element against the chain rule. The directions are drawn afresh from the
+    operating system's entropy, so a backward cannot be fitted to them in advance (the elementwise
+    comparison alone would already catch that; the slopes word the failure numerically)."""
+    backward = f"{layer}_backward"
+
+    def forward_of(value):
+        args = list(inputs)
+        args[position] = value
+        return reference_forward(*args)
+
+    seed = int(np.random.SeedSequence().generate_state(1)[0])
+    directional_check(
+        gradient, forward_of, inputs[position], upstream, backward, name, seed=seed, h=DIRECTIONAL_STEP[layer]
+    )
+    exact = chain_rule_backward(layer, inputs, upstream)
+    exact = exact[("dx", "dW", "db").index(name)] if layer == "linear" else exact
+    expect_gradient(gradient, exact, backward, name)
+
+
 def sizes_text(layer, inputs):
     if layer == "linear":
         return f"x {inputs[0].shape}, W {inputs[1].shape}, b {inputs[2].shape}"
@@ -233,28 +257,25 @@ def _probe_backward(student, layer):
         if "did not finish in time" in text:  # timed out, nothing more known
             slow = f"{backward} did not finish within {timeout:.3g} s for {sizes}; {context}"
         elif "did not finish within" in text:  # the sandbox saw where it hung
-            slow = f"{text}. For {sizes}, {context}"
+            slow = f"{text}{' ' if text.endswith('?') else '. '}For {sizes}, {context}"
         else:
             slow = str(failure)
         return slow, wrong
     if bwd.seconds > bound:
         return f"{backward} took {bwd.seconds:.3g} s for {sizes}; {context}", wrong
     for gradient, (position, name) in zip(grads, wrt):
-
-        def forward_of(value, position=position):
-            args = list(inputs)
-            args[position] = value
-            return reference_forward(*args)
-
         try:
-            directional_check(
-                gradient, forward_of, inputs[position], upstream, backward, name, h=DIRECTIONAL_STEP[layer]
-            )
+            check_large_gradient(layer, gradient, position, name, inputs, upstream, reference_forward)
         except CheckFailed as failure:
             wrong[name] = (
                 f"{str(failure).rstrip('.')} (for {sizes}). Backward points need a backward that is right at "
                 "every size, including this large one."
             )
+    if layer == "relu" and not wrong:  # exact next to 0 too, where every difference quotient fails
+        try:
+            check_relu_near_zero(student, np.random.default_rng(7))
+        except CheckFailed as failure:
+            wrong["dx"] = f"{str(failure).rstrip('.')}. Backward points need the exact derivative at every input."
     return slow, wrong
 
 
@@ -267,15 +288,7 @@ def check_large_backward(student, layer, rng):
         student, f"{layer}_forward", f"{layer}_backward", inputs, upstream, len(wrt), "", timeout=timeout
     )
     for gradient, (position, name) in zip(grads, wrt):
-
-        def forward_of(value, position=position):
-            args = list(inputs)
-            args[position] = value
-            return reference_forward(*args)
-
-        directional_check(
-            gradient, forward_of, inputs[position], upstream, f"{layer}_backward", name, h=DIRECTIONAL_STEP[layer]
-        )
+        check_large_gradient(layer, gradient, position, name, inputs, upstream, reference_forward)
     if layer != "linear":  # the exact derivative (relu's inputs stay away from the kink here)
         expect_exact_derivative(grads[0], chain_rule_backward(layer, inputs, upstream), f"{layer}_backward")
 
@@ -297,10 +310,18 @@ def test_linear_public_example(student):
 
 @question("linear", points=1)
 def test_linear_forward(student, rng):
-    """forward matches x @ W + b"""
-    x, W, b, _ = linear_inputs(rng)
-    out, _ = expect_tuple(student_call(student.call, "linear_forward", x, W, b, keep=(1,)).value, 2, "linear_forward")
-    expect_close(out, ref.linear(x, W, b), "linear_forward", "out", hints={"Add the bias b.": x @ W})
+    """forward matches x @ W + b (also with as many rows as outputs, N == M)"""
+    for n in (N, M):  # N == M: a bias added per row (b[:, None]) has the right shape there
+        x, W, b, _ = linear_inputs(rng, n=n)
+        out, _ = expect_tuple(
+            student_call(student.call, "linear_forward", x, W, b, keep=(1,)).value, 2, "linear_forward"
+        )
+        hints = {"Add the bias b.": x @ W}
+        if n == M:
+            hints["It adds b[i] to row i (b as a column): b[j] is added to column j of every row, x @ W + b."] = (
+                x @ W + b[:, None]
+            )
+        expect_close(out, ref.linear(x, W, b), "linear_forward", "out", hints=hints)
 
 
 def check_linear_gradient(which, actual, x, W, b, dout):
@@ -490,6 +511,19 @@ def test_relu_backward(student, rng):
     )
 
 
+# entries as close to 0 as floats go, and far from it: a difference quotient (relu(x) - relu(x - h)) / h
+# is x / h at x = 1e-300 for any h that still changes x = 1e6, so no finite difference passes here
+NEAR_ZERO = np.array([[1e-300, -1e-300, 1e-9, -1e-9, 5e-324], [1e6, -1e6, 0.0, 2.5, -0.5]])
+
+
+def check_relu_near_zero(student, rng):
+    """relu_backward at NEAR_ZERO with a random dout: exactly dout * (x > 0)."""
+    x = NEAR_ZERO.copy()
+    dout = rng.uniform(0.5, 2.0, x.shape) * rng.choice([-1.0, 1.0], x.shape)
+    _, _, (dx,) = forward_then_backward(student, "relu_forward", "relu_backward", (x,), dout, 1, "dx")
+    expect_relu_exact_near_zero(dx, x, dout, hints=relu_kink_hints(x, dout))
+
+
 @question("relu", points=0.25)
 def test_relu_inputs_unchanged(student, rng):
     """forward and backward leave their inputs unchanged (and give the right values)"""
@@ -578,28 +612,55 @@ def test_mse_public_example(student):
     expect_close(dpred, 2 * (pred - y) / pred.size, "mse_loss", "dpred", hints=mse_gradient_hints(pred, y))
 
 
+MSE_SHAPES = ((N + 1, M), (N + 2,), (2, N, M))  # any number of dimensions: K is pred.size
+OTHER_DIMENSIONS_HINT = (
+    "It was right for a 2-D pred, so it depends on pred having 2 dimensions: the mean is over all "
+    "K = pred.size elements, for pred of any shape."
+)
+
+
+def _each_mse_shape(rng, check):
+    """check(pred, y) for a 2-D, a 1-D and a 3-D pair; a failure past the 2-D one says so."""
+    for k, shape in enumerate(MSE_SHAPES):
+        pred, y = rng.standard_normal(shape), rng.standard_normal(shape)
+        try:
+            check(pred, y)
+        except CheckFailed as failure:
+            if k == 0:
+                raise
+            raise CheckFailed(
+                f"For pred of shape {shape}: {str(failure).rstrip('.')}. {OTHER_DIMENSIONS_HINT}"
+            ) from None
+
+
 @question("mse", points=0.5)
 def test_mse_loss(student, rng):
-    """loss is the mean of the squared errors"""
-    pred, y = rng.standard_normal((N + 1, M)), rng.standard_normal((N + 1, M))
-    loss, _ = _mse_call(student, pred, y)
-    expect_close(np.array(loss), np.array(ref.mse(pred, y)), "mse_loss", "loss", hints=mse_loss_hints(pred, y))
+    """loss is the mean of the squared errors (pred of 1, 2 and 3 dimensions)"""
+
+    def check(pred, y):
+        loss, _ = _mse_call(student, pred, y)
+        expect_close(np.array(loss), np.array(ref.mse(pred, y)), "mse_loss", "loss", hints=mse_loss_hints(pred, y))
+
+    _each_mse_shape(rng, check)
 
 
 @question("mse", points=0.75)
 def test_mse_gradient(student, rng):
-    """dpred matches the numerical gradient"""
-    pred, y = rng.standard_normal((N + 1, M)), rng.standard_normal((N + 1, M))
-    _, dpred = _mse_call(student, pred, y)
-    expected = numerical_gradient(lambda p: ref.mse(p, y), pred)
-    expect_gradient(
-        dpred,
-        expected,
-        "mse_loss",
-        "dpred",
-        hints=mse_gradient_hints(pred, y),
-        shape_hint="dpred has the shape of pred.",
-    )
+    """dpred matches the numerical gradient (pred of 1, 2 and 3 dimensions)"""
+
+    def check(pred, y):
+        _, dpred = _mse_call(student, pred, y)
+        expected = numerical_gradient(lambda p: ref.mse(p, y), pred)
+        expect_gradient(
+            dpred,
+            expected,
+            "mse_loss",
+            "dpred",
+            hints=mse_gradient_hints(pred, y),
+            shape_hint="dpred has the shape of pred.",
+        )
+
+    _each_mse_shape(rng, check)
 
 
 @question("mse", points=0.25)
@@ -970,8 +1031,9 @@ MISTAKE_WORDS = {
     "param -= learning_rate * grad kept in params",
     "no_shuffle": "batches taken in the data's own order in every epoch: each epoch starts with "
     "order = rng.permutation(N) and takes the batches in that order",
-    "rng_per_epoch": "a new np.random.default_rng(seed) in every epoch (so every epoch has the same order): "
-    "make rng once, before the first epoch",
+    "rng_per_epoch": "every epoch taking its batches in the same order (as a new np.random.default_rng(seed) in "
+    "every epoch, or one order = rng.permutation(N) drawn before the first epoch, gives): make rng once, before "
+    "the first epoch, and draw a new order = rng.permutation(N) at the start of every epoch",
     "default_learning_rate": "a learning rate of 0.5 (the default) whatever learning_rate is passed: use the "
     "learning_rate argument",
     "drop_last": "skipping each epoch's last, smaller batch: the last batch holds the points that are left",
@@ -1104,7 +1166,10 @@ def update_verdict(student, x, y, hidden, seed):
         after = _check_params(after, shapes, "train_two_layer_net")
     except CheckFailed as failure:
         return f"One full-batch epoch of train_two_layer_net could not be checked: {failure}"
-    step = f"one epoch of train_two_layer_net with batch_size = N = {n} and learning_rate = {learning_rate} (one step)"
+    step = (
+        f"one epoch of train_two_layer_net on {n} points with batch_size={n} and learning_rate={learning_rate} "
+        "(a single full-batch step)"
+    )
     first_loss = ref.two_layer_loss(start, x, y)
     try:
         recorded = float(np.asarray(history, dtype=np.float64).reshape(-1)[0])
@@ -1224,10 +1289,22 @@ def test_net_loss_returns(student, rng):
     with_dependencies(student, check)
 
 
+def require_backpropagation(student):
+    """Gradients that pass the numerical check must also be backpropagation's (exactness_verdict):
+    finite differences of the loss pass the first and fail the second."""
+    if not gradients_verdict(student) and exactness_verdict(student):
+        raise CheckFailed(exactness_verdict(student))
+
+
 @question("training", points=1)
 def test_net_loss_gradients(student, rng):
-    """two_layer_net_loss: the loss and every gradient match the grader's"""
-    with_dependencies(student, lambda: _net_gradient_checks(student, rng))
+    """two_layer_net_loss: the loss and every gradient match the grader's (backpropagation's)"""
+
+    def check():
+        _net_gradient_checks(student, rng)
+        require_backpropagation(student)
+
+    with_dependencies(student, check)
 
 
 def _spiral_task(rng):
@@ -1264,6 +1341,7 @@ def test_grader_trains_with_your_gradients(student, rng):
                 f"{held_out:.0%} of held-out spiral points correctly (needs {SPIRAL_ACCURACY:.0%})."
                 + (f" Your gradients are wrong: {gradients}" if gradients else "")
             )
+        require_backpropagation(student)
 
     with_dependencies(student, check)
 
@@ -1311,8 +1389,9 @@ def check_training_run(student, x, y, hidden, learning_rate, epochs, seed, task,
         f"batch_size={BATCH_SIZE}, seed={seed})"
     )
     start = (
-        f"init_two_layer_net({x.shape[1]}, {hidden}, {int(y.max()) + 1}, seed={seed}), then each epoch "
-        f"np.random.default_rng({seed}).permutation order, batches of {BATCH_SIZE}"
+        f"init_two_layer_net({x.shape[1]}, {hidden}, {int(y.max()) + 1}, seed={seed}), one "
+        f"rng = np.random.default_rng({seed}), then rng.permutation(N) at the start of each epoch, batches of "
+        f"{BATCH_SIZE}"
     )
     try:
         result = student_call(

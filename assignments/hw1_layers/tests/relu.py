@@ -7,7 +7,7 @@ points = 2
 
 @test_case(points=None, hidden=False)
 def test_relu(relu_forward, relu_backward, np):
-    from nn_checks import expect_close, expect_gradient, expect_tuple, expect_unchanged, relu_hints
+    from nn_checks import expect_close, expect_gradient, expect_relu_exact_near_zero, expect_tuple, expect_unchanged, relu_hints
     from nn_checks import numerical_gradient as numeric
 
     def hints(x, dout):
@@ -32,4 +32,8 @@ def test_relu(relu_forward, relu_backward, np):
     expect_gradient(dx, expected, 'relu_backward', 'dx', hints=hints(x, dout))
     exact = dout * (x > 0)
     expect_close(dx, exact, 'relu_backward', 'dx', rtol=1e-13, hints={near_exact: exact})
+    x = np.array([[1e-300, -1e-300, 1e-09], [-1e-09, 5e-324, 2.0]])
+    dout = np.array([[1.5, -2.0, 0.5], [1.0, -1.0, 3.0]])
+    _, cache = expect_tuple(relu_forward(x.copy()), 2, 'relu_forward', 'out, cache')
+    expect_relu_exact_near_zero(relu_backward(dout.copy(), cache), x, dout, hints=hints(x, dout))
 
