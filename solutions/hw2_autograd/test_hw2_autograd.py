@@ -41,6 +41,26 @@ def all_match(actual: list, expected: list, rtol: float = 1e-6) -> bool:
     return len(actual) == len(expected) and all(matches(a, e, rtol) for a, e in zip(actual, expected))
 
 
+def numpy_scalar(value) -> str:
+    """ "numpy.float32" (say) for a numpy number that is not a float64 (np.float64 is a float), else ""."""
+    if isinstance(value, np.generic) and not isinstance(value, float):
+        return f"numpy.{type(value).__name__}"
+    return ""
+
+
+def expect_python_floats(named: list, where: str) -> None:
+    """(name, value) pairs: a numpy float32 (or other numpy scalar) is named by its type, before any
+    value is compared (float32's 7 digits look like an inexact gradient)."""
+    for name, value in named:
+        kind = numpy_scalar(value)
+        if kind:
+            raise CheckFailed(
+                f"{where}: {name} is {kind} ({value!r}). Keep data and grad Python floats (float64): "
+                "self.data = float(data) in __init__, and plain float arithmetic; a numpy.float32 keeps about 7 "
+                "digits, and gradients are compared to a relative error of 1e-12."
+            )
+
+
 # ---------------------------------------------------------------------------------- graph_by_hand
 # The notebook: each gradient is upstream times local, exactly as the chain rule gives it. Written
 # in any order or form, the chain rule's numbers differ from these by rounding (below 1e-15 of the
@@ -200,6 +220,10 @@ def check_graph(
     results = run_values(student, program, [*returns, program.get(refs[-1], "grad")], timeout)
     root_grad = results.pop()
     expression = ref.describe(graph) if len(graph) < 40 else label
+    expect_python_floats(
+        [("data", results[0]), *((f"{LEAF_NAMES[k]}.grad", v) for k, v in enumerate(results[1:]))],
+        f"Value: after {expression}.backward()",
+    )
     values = ref.evaluate(graph)
     expect_number(results[0], values[-1], f"Value: data of {expression}")
     inputs = ", ".join(f"{LEAF_NAMES[k]} = {graph[i][1]:g}" for k, i in enumerate(leaves))
@@ -223,6 +247,7 @@ def check_graph(
         check_stored_grads(student, graph, expression, results[1:])
     if expected_grads is None:
         check_exact(graph, results[1:], f"{expression} at {inputs}")
+    expect_backpropagation(student, f"the gradients of {expression} are right, but")
 
 
 # Gradients must be backpropagation's, exactly as the chain rule gives them (the notebook says so).
@@ -303,6 +328,124 @@ def check_stored_grads(student, graph, expression: str, grads: list) -> None:
             )
 
 
+# ------------------------------------------------------------------ backpropagation's cost
+# A Value whose gradients are exact to rounding but not backpropagation's (a complex step, or
+# finite differences made exact, re-evaluating the graph once per leaf; forward mode, carrying
+# every node's derivatives with respect to every leaf) passes every check of small graphs. They
+# differ in cost: backward() on loss = a1*b1 + a2*b2 + ... + a10000*b10000 (20,000 leaves, 40,000
+# nodes, summed left to right) visits each node once by backpropagation, and the others make a
+# pass per leaf (or carry 20,000 derivatives per node). Measured on the project's 2-core machine
+# (2026-11-23; outside the sandbox, then in it through these programs): backward() of the solution
+# 0.03 s; the correct variants of the catalogue and the red team's (Kahn's algorithm, a stack of
+# iterators, sorting by height, __slots__, numpy floats, a subclass) 0.03-0.09 s; the slowest
+# correct one, a list instead of a set for the visited nodes (its `in` is a scan), 11 s; building
+# the graph 0.1 s. The red team's complex-step backward() makes 20,000 passes: 2 s at 2,000
+# leaves, 9 s at 4,000, over 200 s here; its forward mode builds the graph in 30 s and needs
+# 7 GB (the sandbox has 1 GiB: MemoryError). WIDE_SECONDS sits between, for the building and for
+# backward() alone (each its own request, timed by the grader). Not caught: an engine that
+# re-evaluates only each leaf's path to the root costs, on this chain, about what the list costs.
+WIDE_PRODUCTS = 10_000
+WIDE_SECONDS = 60
+WIDE_GRAPH = "loss = a1*b1 + a2*b2 + ... + a10000*b10000"
+_verdicts: dict = {}  # (what, question) -> "" when the submission passed, else what failed
+
+
+def memo(what: str, student, compute) -> str:
+    """A verdict about the submission computed once per question's names (the same for every test)."""
+    key = (what, getattr(student, "_question", None))
+    if key not in _verdicts:
+        _verdicts[key] = compute(student)
+    return _verdicts[key]
+
+
+def _wide_values() -> list[float]:
+    generator = random.Random(20_000)
+    return [round(generator.uniform(0.5, 2.0) * generator.choice((-1, 1)), 3) for _ in range(2 * WIDE_PRODUCTS)]
+
+
+def _wide_run(student, values: list[float], chain: bool) -> str:
+    """Build the wide graph (summed left to right when `chain`, else pairwise), then time backward()
+    and the reading of every 101st leaf's grad in a request of its own. "" when it is fast and
+    exact, "recursion" on a RecursionError, else what was observed."""
+    build = Program("Value (20,000 leaves)")
+    leaves = [build.call("Value", v) for v in values]
+    level = [build.op("mul", leaves[2 * i], leaves[2 * i + 1]) for i in range(WIDE_PRODUCTS)]
+    if chain:
+        total = level[0]
+        for product in level[1:]:
+            total = build.op("add", total, product)
+    else:
+        while len(level) > 1:
+            level = [
+                build.op("add", *level[i : i + 2]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)
+            ]
+        total = level[0]
+    sample = list(range(0, len(values), 101))
+    try:
+        handles = student_call(
+            student.run, build, [total, *(leaves[i] for i in sample)], timeout=WIDE_SECONDS, speed_probe=True
+        )
+    except CheckFailed as failure:
+        if "did not finish" in str(failure):
+            return (
+                f"building {WIDE_GRAPH} (20,000 leaves) did not finish within {WIDE_SECONDS} s (the solution builds it in 0.1 s): "
+                "each operation makes one node, its data and how to send gradients back, whatever the graph's size "
+                "(a Value that carries its derivatives with respect to every leaf grows with the graph)."
+            )
+        return f"building {WIDE_GRAPH} (20,000 leaves) failed: {failure}"
+    timed = Program("backward() (20,000 leaves)")
+    root = timed.op("getitem", [handles[0]], 0)
+    timed.method(root, "backward")
+    grads = [timed.get(timed.op("getitem", [h], 0), "grad") for h in handles[1:]]
+    try:
+        results = student_call(
+            student.run, timed, [timed.get(root, "data"), *grads], timeout=WIDE_SECONDS, speed_probe=True
+        )
+    except CheckFailed as failure:
+        if "Recursion" in str(failure):
+            return "recursion"
+        if "did not finish" in str(failure):
+            return (
+                f"backward() on a graph of 20,000 leaves ({WIDE_GRAPH}) did not finish within {WIDE_SECONDS} s. "
+                "Backpropagation visits each node once (the solution: 0.03 s); a method that re-evaluates the "
+                "graph once per leaf (finite differences, a complex step) makes 20,000 passes over its 40,000 nodes. "
+                "The notebook: grad is what backward() computes by backpropagation."
+            )
+        return f"backward() on {WIDE_GRAPH} failed: {failure}"
+    data, grads = results[0], results[1:]
+    expect_python_floats([("data", data), *(("a grad", g) for g in grads)], f"Value: after backward() on {WIDE_GRAPH}")
+    expected_data = 0.0
+    for i in range(WIDE_PRODUCTS):
+        expected_data += values[2 * i] * values[2 * i + 1]
+    if not matches(data, expected_data, 1e-9):
+        return f"after backward() on {WIDE_GRAPH}, loss.data is {describe(data)}, expected {expected_data!r}."
+    for i, grad in zip(sample, grads):
+        other = values[i + 1 if i % 2 == 0 else i - 1]
+        if not (isinstance(grad, (int, float)) and abs(grad - other) <= EXACT_RTOL * abs(other)):
+            name = f"{'ab'[i % 2]}{i // 2 + 1}"
+            return (
+                f"after backward() on {WIDE_GRAPH}, {name}.grad is {describe(grad)}, expected the other factor of "
+                f"its product, {other!r}. {GRADIENT_HINT}"
+            )
+    return ""
+
+
+def _backpropagation_problem(student) -> str:
+    values = _wide_values()
+    problem = _wide_run(student, values, chain=True)
+    if problem == "recursion":  # a recursive sort is the deep-graph check's point: time a shallow graph
+        problem = _wide_run(student, values, chain=False)
+    return "" if problem == "recursion" else problem
+
+
+def expect_backpropagation(student, prefix: str) -> None:
+    """Every value check credits gradients only when backward() has backpropagation's cost
+    (checked once, on the wide graph)."""
+    problem = memo("backpropagation", student, _backpropagation_problem)
+    if problem:
+        raise CheckFailed(" ".join(part for part in ("Value:", prefix, problem) if part))
+
+
 def single(op: str, *operands) -> list:
     """A graph with one operation; operands are leaf values (floats) or ("num", c)."""
     graph, args = [], []
@@ -346,9 +489,19 @@ RELU_AT_ZERO = "relu's derivative is 1 only where the input is > 0; at exactly 0
 def test_value_each_operation(student, rng):
     """each operation on its own: data, gradient, grad stored by backward(); relu at exactly 0"""
     a, b = float(rng.uniform(0.5, 2.0)), float(-rng.uniform(0.5, 2.0))
-    cases = [single(op, a, b) for op in ref.BINARY] + [
+    cases = each_operation(a, b)
+    for graph in cases:
+        check_graph(student, graph, ref.describe(graph), stored=True)
+    # at the kink the numerical derivative is 0.5; the notebook says 1 only for inputs > 0
+    check_graph(student, single("relu", 0.0), "a.relu()", expected_grads=[0.0], hints={0: (1.0, RELU_AT_ZERO)})
+
+
+def each_operation(a: float, b: float) -> list:
+    """One graph per operation; ** on its own before / (a __truediv__ may compute with **)."""
+    return [single(op, a, b) for op in ("add", "sub", "mul")] + [
         single("pow", a, ("num", 3)),
         single("pow", a, ("num", -0.5)),
+        single("truediv", a, b),
         single("neg", b),
         single("exp", b),
         single("log", a),
@@ -357,20 +510,16 @@ def test_value_each_operation(student, rng):
         single("relu", b),
         single("sigmoid", b),
     ]
-    for graph in cases:
-        check_graph(student, graph, ref.describe(graph), stored=True)
-    # at the kink the numerical derivative is 0.5; the notebook says 1 only for inputs > 0
-    check_graph(student, single("relu", 0.0), "a.relu()", expected_grads=[0.0], hints={0: (1.0, RELU_AT_ZERO)})
 
 
 @question("value", points=0.25)
 def test_value_large_inputs(student):
-    """tanh() and sigmoid() stay finite for inputs as large as +-1000"""
+    """tanh() and sigmoid() stay finite for inputs as large as +-1000, with backpropagation's gradients"""
     for op in ("tanh", "sigmoid"):
-        for x in (1000.0, -1000.0, 400.0, -400.0):
+        for x in (1000.0, -1000.0, 400.0, -400.0, 10.0, -10.0):
             graph = single(op, x)
-            try:
-                check_graph(student, graph, f"a.{op}()", expected_grads=[0.0])
+            try:  # at +-10 the gradient (8e-9, 4.5e-5) must be exact: a difference quotient is not there
+                check_graph(student, graph, f"a.{op}()", expected_grads=None if abs(x) == 10 else [0.0])
             except CheckFailed as failure:
                 text = str(failure)
                 if not ("Overflow" in text or " nan" in text or " inf" in text):
@@ -382,11 +531,14 @@ def test_value_large_inputs(student):
                 ) from None
 
 
+NUMBERS_ON_THE_LEFT = (("add", 2.0, "+"), ("mul", 2.0, "*"), ("sub", 1.0, "-"), ("truediv", 3.0, "/"))
+
+
 @question("value", points=0.5)
 def test_value_numbers_on_the_left(student, rng):
     """plain numbers on the left: 2 + v, 2 * v, 1 - v, 3 / v"""
     a = float(rng.uniform(0.5, 2.0))
-    for op, number in (("add", 2.0), ("mul", 2.0), ("sub", 1.0), ("truediv", 3.0)):
+    for op, number, _ in NUMBERS_ON_THE_LEFT:
         graph = single(op, ("num", number), a)
         try:
             check_graph(student, graph, ref.describe(graph))
@@ -399,7 +551,7 @@ def test_value_numbers_on_the_left(student, rng):
             ) from None
 
 
-@question("value", points=1)
+@question("value", points=0.75)
 def test_value_random_graphs(student, rng):
     """random expression graphs with shared subexpressions: data and every gradient"""
     generator = python_rng(rng)
@@ -407,7 +559,7 @@ def test_value_random_graphs(student, rng):
         check_graph(student, ref.random_graph(generator), "a random expression", stored=index < 2)
 
 
-@question("value", points=0.5)
+@question("value", points=0.25)
 def test_value_reused_nodes_accumulate(student):
     """a node used more than once collects gradient from every use (+=)"""
     check_graph(
@@ -420,16 +572,27 @@ def test_value_reused_nodes_accumulate(student):
 def test_value_deep_graph(student):
     """backward on a chain of 20,000 operations, without recursion (Python's default recursion limit)"""
     depth = 20_000
-    program = Program("Value", max_depth=DEPTH_LIMIT)
-    leaf = program.call("Value", 0.5)
-    node = leaf
+    chain = [("leaf", 0.5)]
     for _ in range(depth // 2):
-        node = program.op("mul", node, 1.0001)
-        node = program.op("add", node, 0.0)
-    program.method(node, "backward")
-    data, grad = run_values(student, program, [program.get(node, "data"), program.get(leaf, "grad")], timeout=60)
+        chain.append(("mul", ("node", len(chain) - 1), ("num", 1.0001)))
+        chain.append(("add", ("node", len(chain) - 1), ("num", 0.0)))
+    program = Program("Value", max_depth=DEPTH_LIMIT)
+    nodes = ref.build(chain, program)
+    program.method(nodes[-1], "backward")
+    data, grad = run_values(
+        student, program, [program.get(nodes[-1], "data"), program.get(nodes[0], "grad")], timeout=60
+    )
+    expect_python_floats([("data", data), ("a.grad", grad)], "Value: after backward() on a chain of 20,000 operations")
     expect_number(data, 0.5 * 1.0001 ** (depth // 2), "Value: data at the end of the chain")
     expect_number(grad, 1.0001 ** (depth // 2), "Value: grad of the first node of the chain", GRADIENT_HINT)
+    check_exact(chain, [grad], "the chain of 20,000 operations (a * 1.0001 + 0.0, repeated)")
+    expect_backpropagation(student, "the chain's gradient is right, but")
+
+
+@question("value", points=0.5)
+def test_value_wide_graph(student):
+    """backward() on a graph of 20,000 leaves finishes within 60 s (backpropagation: each node once)"""
+    expect_backpropagation(student, "")
 
 
 # ------------------------------------------------------------------------------------- neuron_mlp
@@ -440,26 +603,36 @@ def _parameter_count(student, nin, nouts) -> int:
     return student_call(student.run, program, [count])[0]
 
 
+def check_mlp_returns_lists(student) -> None:
+    """MLP(3, [4, 4, 1]) and Layer(3, 1) return a list of one output (the notebook: a list even
+    when there is one)."""
+    for made, label, what in (
+        ("MLP", (3, [4, 4, 1]), "calling an MLP returns the list of the last layer's outputs"),
+        ("Layer", (3, 1), "calling a Layer returns the list of its neurons' outputs"),
+    ):
+        program = Program(made)
+        out = program.method(program.call(made, *label), "__call__", [1.0, -2.0, 0.5])
+        kind = program.get(program.get(out, "__class__"), "__name__")
+        length = program.op("length_hint", out, -1)
+        kind, length = student_call(student.run, program, [kind, length])
+        if kind != "list" or length != 1:
+            arguments = ", ".join(map(str, label))
+            raise CheckFailed(
+                f"{made}({arguments})([1.0, -2.0, 0.5]) returned a {kind}"
+                + (f" of {length} items" if length >= 0 else "")
+                + f", expected a list of 1 Value: {what}, even when there is one (the notebook)."
+            )
+
+
 @question("neuron_mlp", points=0.5, visibility="visible")
 def test_mlp_parameter_count_example(student):
-    """MLP(3, [4, 4, 1]) has 41 parameters and returns a list of one output"""
+    """MLP(3, [4, 4, 1]) has 41 parameters; it and Layer(3, 1) return a list of one output"""
     count = _parameter_count(student, 3, [4, 4, 1])
     if count != 41:
         raise CheckFailed(
             f"MLP(3, [4, 4, 1]).parameters() has {count} items, expected 41 (every neuron: its weights and its bias)."
         )
-    program = Program("MLP")
-    out = program.method(program.call("MLP", 3, [4, 4, 1]), "__call__", [1.0, -2.0, 0.5])
-    kind = program.get(program.get(out, "__class__"), "__name__")
-    length = program.op("length_hint", out, -1)
-    kind, length = student_call(student.run, program, [kind, length])
-    if kind != "list" or length != 1:
-        raise CheckFailed(
-            f"MLP(3, [4, 4, 1])([1.0, -2.0, 0.5]) returned a {kind}"
-            + (f" of {length} items" if length >= 0 else "")
-            + ", expected a list of 1 Value: calling an MLP returns the list of the last layer's outputs, "
-            "even when there is one (the notebook)."
-        )
+    check_mlp_returns_lists(student)
 
 
 @question("neuron_mlp", points=0.25)
@@ -505,6 +678,7 @@ def check_initialisation(student, nin: int, nouts: list[int], seed: int) -> None
     if all_match(actual, expected, 1e-12):
         return
     made = f"MLP({nin}, {nouts}, seed={seed}).parameters()"
+    expect_python_floats([(f"parameter {k}'s data", v) for k, v in enumerate(actual)], made)
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in actual):
         raise CheckFailed(f"{made}: every parameter's data must be a finite float.")
     for mistake, candidate in ref.init_candidates(nin, nouts, seed).items():
@@ -580,8 +754,20 @@ def check_mlp_forward(student, rng) -> None:
     outs = [program.item(outputs, k) for k in range(nouts[-1])]
     loss = program.op("add", program.op("mul", outs[0], upstream[0]), program.op("mul", outs[1], upstream[1]))
     program.method(loss, "backward")
+    seen = [program.get(loss, "grad"), *(program.get(o, "grad") for o in outs)]
     results = student_call(
-        student.run, program, [*(program.get(o, "data") for o in outs), *(program.get(s, "grad") for s in slots)]
+        student.run,
+        program,
+        [*(program.get(o, "data") for o in outs), *(program.get(s, "grad") for s in slots), *seen],
+    )
+    root_grad, out_grads = results[-len(seen)], results[-len(seen) + 1 :]
+    results = results[: -len(seen)]
+    expect_python_floats(
+        [
+            *((f"output {k}'s data", v) for k, v in enumerate(results[: nouts[-1]])),
+            *((f"parameter {k}'s grad", g) for k, g in enumerate(results[nouts[-1] :])),
+        ],
+        "MLP",
     )
     expected_out = ref.mlp_forward(values, nin, nouts, x)
     for k, (actual, expected) in enumerate(zip(results[: nouts[-1]], expected_out)):
@@ -597,10 +783,18 @@ def check_mlp_forward(student, rng) -> None:
     h = 1e-6
     hint = GRADIENT_HINT
     if all(isinstance(g, (int, float)) and g == 0 for g in results[nouts[-1] :]):
-        hint = (
-            "Every parameter's grad is 0 after loss.backward(): backward() must set the root's own grad to 1 "
-            "before calling the _backward functions (question value)."
-        )
+        if isinstance(root_grad, (int, float)) and root_grad == 0:
+            hint = (
+                "Every parameter's grad is 0 after loss.backward(), and so is the loss's own grad: backward() must "
+                "set the root's own grad to 1 before calling the _backward functions (question value)."
+            )
+        elif all_match(out_grads, upstream, 1e-12):
+            hint = (
+                "Every parameter's grad is 0 after loss.backward(), though the MLP's outputs got theirs "
+                f"({', '.join(f'{g:g}' for g in out_grads)}): the gradient stops at the outputs. The MLP's forward "
+                "must compute with Values (w * x + b and tanh() on Values, not on their .data) so that backward() "
+                "reaches the parameters."
+            )
     for k, actual in enumerate(results[nouts[-1] :]):
         plus, minus = list(values), list(values)
         plus[k] += h
@@ -663,22 +857,47 @@ MISTAKE_WORDS = {
 MISTAKE_WORDS["per_point_mean"] = MISTAKE_WORDS["per_point_sum"]
 
 
-def _dependencies(student, nin: int, nouts: list[int], seed: int) -> str:
-    """What train builds on, checked with the grader's own tests: a sentence naming the first
-    question that fails, or ""."""
+def _value_problem(student) -> str:
+    """The value question's checks on a fixed set of graphs that uses every operation the notebook
+    asks for (so a Value bug gates training the same way in every test and every grading), and
+    backpropagation's cost: "" when they pass, else the first failure."""
+    graphs = [
+        (LECTURE_GRAPH, "(a + b) * c"),
+        *((graph, ref.describe(graph)) for graph in each_operation(1.3, -0.7)),
+        *((single(op, ("num", n), 1.3), f"{n:g} {symbol} a") for op, n, symbol in NUMBERS_ON_THE_LEFT),
+        ([("leaf", 3.0), ("mul", ("node", 0), ("node", 0)), ("add", ("node", 1), ("node", 0))], "a * a + a"),
+        (DIAMOND, "a diamond-shaped graph"),
+        *((ref.random_graph(random.Random(k)), "a random expression") for k in range(3)),
+    ]
     try:
-        check_graph(student, LECTURE_GRAPH, "(a + b) * c")
-        check_graph(student, DIAMOND, "a diamond-shaped graph")
-        generator = random.Random(seed)
-        for _ in range(3):
-            check_graph(student, ref.random_graph(generator), "a random expression")
+        for graph, label in graphs:
+            check_graph(student, graph, label)
+        check_graph(student, single("relu", 0.0), "a.relu()", expected_grads=[0.0], hints={0: (1.0, RELU_AT_ZERO)})
     except CheckFailed as failure:
-        return f"train uses your Value, which fails its own checks ({failure}): fix value first."
+        return str(failure)
+    return ""
+
+
+def _mlp_problem(student) -> str:
+    """The neuron_mlp question's checks, on fixed sizes and seeds: "" when they pass."""
     try:
-        check_initialisation(student, nin, nouts, seed)
-        check_mlp_forward(student, np.random.default_rng(seed))
+        check_mlp_returns_lists(student)
+        check_initialisation(student, 2, [8, 1], 0)
+        check_mlp_forward(student, np.random.default_rng(0))
     except CheckFailed as failure:
-        return f"train starts from your MLP, which fails its own checks ({failure}): fix neuron_mlp first."
+        return str(failure)
+    return ""
+
+
+def _dependencies(student) -> str:
+    """What train builds on, checked with the grader's own tests (once per grading): a sentence
+    naming the first question that fails, or ""."""
+    problem = memo("value", student, _value_problem)
+    if problem:
+        return f"train uses your Value, which fails its own checks ({problem}): fix value first."
+    problem = memo("neuron_mlp", student, _mlp_problem)
+    if problem:
+        return f"train starts from your MLP, which fails its own checks ({problem}): fix neuron_mlp first."
     return ""
 
 
@@ -723,6 +942,11 @@ def _diagnosis(student, xs, ys, nouts, learning_rate, seed) -> str:
             "The parameters never changed from the initial ones: is every parameter updated in every step "
             "(p.data -= learning_rate * p.grad)?"
         )
+    if all_match(losses, [right_losses[0]] * steps, TRAJECTORY_RTOL):
+        return (
+            f"Every loss of loss_history[:{steps}] is the loss at the initial parameters, though the returned "
+            "parameters changed: does each step start from a fresh MLP(...)? Make the model once, before the loop."
+        )
     for mistake in ref.MISTAKES:
         candidate, _ = ref.train_replay(xs, ys, list(nouts), steps, learning_rate, seed, mistake)
         if all_match(values, candidate, TRAJECTORY_RTOL):
@@ -734,7 +958,7 @@ def check_training(student, xs, ys, nouts, steps, learning_rate, seed, data: str
     """train follows full-batch gradient descent from the notebook's initialisation, step by step:
     its loss_history and its returned parameters match the grader's numpy replay. train builds on
     Value and MLP: when they fail their own checks, no training points (the notebook says so)."""
-    dependency = _dependencies(student, len(xs[0]), list(nouts), seed)
+    dependency = _dependencies(student)
     if dependency:
         raise CheckFailed(
             f"{dependency} The notebook: training points need your Value and MLP to pass their own checks "

@@ -6,7 +6,7 @@ name = "neuron_mlp"
 points = 2
 
 @test_case(points=None, hidden=False)
-def test_mlp_parameters_and_output(MLP):
+def test_mlp_parameters_and_output(MLP, Layer):
     from nn_checks import CheckFailed
     model = MLP(3, [4, 4, 1])
     count = len(model.parameters())
@@ -15,6 +15,9 @@ def test_mlp_parameters_and_output(MLP):
     out = model([1.0, -2.0, 0.5])
     if not isinstance(out, list) or len(out) != 1:
         raise CheckFailed(f"MLP(3, [4, 4, 1])([1.0, -2.0, 0.5]) returned a {type(out).__name__}, expected a list of 1 Value: calling an MLP returns the list of the last layer's outputs, even when there is one (the notebook).")
+    out = Layer(3, 1)([1.0, -2.0, 0.5])
+    if not isinstance(out, list) or len(out) != 1:
+        raise CheckFailed(f"Layer(3, 1)([1.0, -2.0, 0.5]) returned a {type(out).__name__}, expected a list of 1 Value: calling a Layer returns the list of its neurons' outputs, even when there is one (the notebook).")
 
 @test_case(points=None, hidden=False)
 def test_mlp_initialisation(MLP):
@@ -50,4 +53,17 @@ def test_mlp_forward(MLP):
     hidden = [math.tanh(values[3 * j] * x[0] + values[3 * j + 1] * x[1] + values[3 * j + 2]) for j in range(2)]
     expected = values[6] * hidden[0] + values[7] * hidden[1] + values[8]
     expect_number(model(x)[0].data, expected, 'MLP output 0', '(MLP(2, [2, 1]) with these parameter values, in parameters() order: tanh in every layer but the last).')
+    for p in model.parameters():
+        p.grad = 0.0
+    out = model(x)[0]
+    out.backward()
+    grads = [p.grad for p in model.parameters()]
+    if all((g == 0 for g in grads)) and out.grad == 0:
+        hint = "Every parameter's grad is 0, and so is the output's own: backward() must set the root's grad to 1."
+    elif all((g == 0 for g in grads)):
+        hint = "Every parameter's grad is 0 after backward() on the output: the MLP's forward must compute with Values (w * x + b and tanh() on Values, not on their .data) so that backward() reaches the parameters."
+    else:
+        hint = 'The output layer is linear: d(out)/d(its weight j) is hidden output j, d(out)/d(its bias) is 1.'
+    for k, wanted in ((6, hidden[0]), (7, hidden[1]), (8, 1.0)):
+        expect_number(grads[k], wanted, f'MLP: grad of parameter {k} after model(x)[0].backward()', hint)
 

@@ -106,3 +106,31 @@ def test_value_deep_chain_without_recursion(Value):
         raise CheckFailed("Value: backward() changed Python's recursion limit (sys.setrecursionlimit); the autograder checks it under the default limit: build the topological order without recursion.")
     expect_number(x.grad, 1.0001 ** 2500, 'Value: grad of the first node of the chain')
 
+@test_case(points=None, hidden=False)
+def test_value_wide_graph(Value):
+    import random
+    import time
+    from nn_checks import CheckFailed
+    rng = random.Random(0)
+    leaves = [Value(round(rng.uniform(0.5, 2.0) * rng.choice((-1, 1)), 3)) for _ in range(4000)]
+    products = [leaves[i] * leaves[i + 1] for i in range(0, 4000, 2)]
+    loss = products[0]
+    for product in products[1:]:
+        loss = loss + product
+    start = time.perf_counter()
+    try:
+        loss.backward()
+    except RecursionError:
+        while len(products) > 1:
+            products = [sum(products[i + 1:i + 2], products[i]) for i in range(0, len(products), 2)]
+        loss = products[0]
+        start = time.perf_counter()
+        loss.backward()
+    seconds = time.perf_counter() - start
+    if seconds > 3.0:
+        raise CheckFailed(f'Value: backward() on a graph of 4,000 leaves (loss = a1*b1 + ... + a2000*b2000) did not finish within 3 s (it took {seconds:.1f} s). Backpropagation visits each node once (a few milliseconds here); a method that re-evaluates the graph once per leaf (finite differences, a complex step) makes 4,000 passes. The autograder builds 20,000 leaves and allows backward() 60 s (the notebook).')
+    for i in range(0, 4000, 97):
+        other = leaves[i + 1 if i % 2 == 0 else i - 1].data
+        if leaves[i].grad != other:
+            raise CheckFailed(f'Value: after backward() on loss = a1*b1 + ... + a2000*b2000, the grad of leaf {i} is {leaves[i].grad!r}, expected the other factor of its product, {other!r}.')
+
