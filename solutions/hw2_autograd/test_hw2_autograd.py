@@ -5,7 +5,16 @@ evaluating the same expression in floats and differentiating it numerically; tra
 compared with the grader's numpy replay of the same initialisation and steps.
 
 Every hint names a mistake only when the grader has checked it: the student's number equals what
-that mistake gives (computed here), or a replay of that mistake matches."""
+that mistake gives (computed here), or a replay of that mistake matches.
+
+Gradients are credited only when they are backpropagation's: exact to 1e-12 (finite differences are
+not), and at backpropagation's cost (`expect_backpropagation`: a graph of 20,000 leaves; a method
+that re-evaluates the graph once per leaf, such as a complex step, is exact but too slow there).
+Known limits (README, Security, row 22): a per-leaf method that re-evaluates only each leaf's path
+to the root costs about what a correct backward() with a list for its visited set does; a complex
+step in graph_by_hand (tiny fixed graphs: no cost difference) passes; train may compute off the
+engine once Value and MLP pass their checks; the no-recursion watch (0.5 pt) follows threading and
+_thread only (not a fork, a re-imported _thread, ctypes' pthread_create or C-level recursion)."""
 
 from __future__ import annotations
 
