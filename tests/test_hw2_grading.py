@@ -122,3 +122,98 @@ def test_exact_gradients_scale_covers_rounding_of_correct_forms():
         numeric = ref.numeric_gradients(graph)
         for e, n, s in zip(exact, numeric, scales):
             assert abs(e - n) <= 1e-5 * max(1.0, abs(e)) and s >= abs(e) - 1e-12
+
+
+# ------------------------------------------------------------------ red team, round 3
+def _suite_module():
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "solutions" / "hw2_autograd"
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location("hw2_suite_for_tests", folder / "test_hw2_autograd.py")
+        suite = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(suite)
+    finally:
+        sys.path.remove(str(folder))
+    return suite
+
+
+def _value_cell(catalogue_name: str | None, hw2_assignment) -> str:
+    """The Value class of the solution, or of a catalogue entry that inserts one."""
+    if catalogue_name is None:
+        source = Path(__file__).resolve().parents[1] / "dist" / "hw2_autograd" / "solution" / "hw2_autograd.ipynb"
+        import json
+
+        cells = ["".join(c["source"]) for c in json.loads(source.read_text())["cells"] if c["cell_type"] == "code"]
+        return next(c for c in cells if c.startswith("class Value"))
+    bug = next(change for change in load_catalogue(hw2_assignment) if change.name.startswith(catalogue_name))
+    return bug.insert[0][1]
+
+
+@pytest.mark.parametrize(
+    ("entry", "fails"),
+    [
+        (None, False),
+        ("value: backward() keeps its visited nodes in a list", False),
+        ("value: backward() by a complex step", True),
+    ],
+)
+def test_the_wide_graph_tells_backpropagation_from_a_pass_per_leaf(entry, fails, hw2_assignment, hw2, tmp_path):
+    """Red-team F1: a complex-step backward() is exact to rounding; only its cost (a pass per leaf)
+    tells it apart. Timed here with a 20 s bound instead of 60 s (the list variant: 11 s alone on
+    this machine, the complex step over 200 s)."""
+    from autograder.sandbox import NotebookRun, StudentNamespace
+    from autograder.sandbox.run import Cell
+
+    suite = _suite_module()
+    suite.WIDE_SECONDS = 60 if entry and not fails else 20  # the list variant keeps the real bound
+    if entry and not fails:  # the list variant: the solution with a list for the visited nodes
+        bug = next(c for c in load_catalogue(hw2_assignment) if c.name.startswith(entry))
+        source = _value_cell(None, hw2_assignment)
+        for old, new in bug.replace:
+            source = source.replace(old, new)
+    else:
+        source = _value_cell(entry, hw2_assignment)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    run = NotebookRun([Cell(0, "import math\nimport cmath\n" + source)], workdir)
+    try:
+        kind, problem = suite._backpropagation_problem(StudentNamespace(run, "value"))
+    finally:
+        run.close()
+    assert kind == ("cost" if fails else ""), problem
+    if fails:
+        assert "did not finish within 20 s" in problem and "once per leaf" in problem
+
+
+def test_a_value_bug_gates_every_training_test_alike(hw2_assignment, hw2, grade2, tmp_path):
+    """Red-team U0: one random graph per training test decided the gate (0.5 to 1.25 of 3 for a log()
+    bug); the verdict is now one, over fixed graphs using every operation."""
+    name = "training: seen from a log() bug"
+    document = next(
+        grade2(write_variant(hw2.solution, tmp_path / "hw2_autograd.ipynb", bug.replace, bug.insert))
+        for bug in load_catalogue(hw2_assignment)
+        if bug.name.startswith(name)
+    )
+    training = [t for t in document["tests"] if t["tags"][0] == "training"]
+    assert all(t["score"] == 0 for t in training), [(t["name"], t["score"]) for t in training]
+    assert len({t["output"] for t in training}) == 1
+    assert "a.log()" in training[0]["output"] and "fix value first" in training[0]["output"]
+
+
+def test_float32_data_is_named_by_its_type(hw2_assignment, hw2, grade2, tmp_path):
+    """Red-team U0b: float32 data was told 'computed when it is read' and 'as finite differences are'."""
+    document = grade_bug("value: data kept as numpy.float32", hw2_assignment, hw2, grade2, tmp_path)
+    for question in ("value", "training"):
+        feedback = feedback_for(document, question)
+        assert "numpy.float32" in feedback
+        assert "computed when it is read" not in feedback and "as finite differences are" not in feedback
+
+
+def test_an_mlp_without_a_graph_is_not_told_about_the_root_grad(hw2_assignment, hw2, grade2, tmp_path):
+    """Red-team U1: a neuron computing in floats got 'backward() must set the root's own grad to 1'."""
+    name = "neuron_mlp: the neuron computes in plain floats and returns Value(result) (no graph to the parameters)"
+    feedback = feedback_for(grade_bug(name, hw2_assignment, hw2, grade2, tmp_path), "neuron_mlp")
+    assert "reaches the parameters" in feedback and "root's own grad" not in feedback
