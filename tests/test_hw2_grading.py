@@ -140,13 +140,14 @@ def _suite_module():
     return suite
 
 
-def _value_cell(catalogue_name: str | None, hw2_assignment) -> str:
-    """The Value class of the solution, or of a catalogue entry that inserts one."""
+def _value_cell(catalogue_name: str | None, hw2_assignment, hw2) -> str:
+    """The Value class of the solution (as built for this test session), or of a catalogue entry that
+    inserts one."""
     if catalogue_name is None:
-        source = Path(__file__).resolve().parents[1] / "dist" / "hw2_autograd" / "solution" / "hw2_autograd.ipynb"
         import json
 
-        cells = ["".join(c["source"]) for c in json.loads(source.read_text())["cells"] if c["cell_type"] == "code"]
+        notebook = json.loads(Path(hw2.solution).read_text())
+        cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
         return next(c for c in cells if c.startswith("class Value"))
     bug = next(change for change in load_catalogue(hw2_assignment) if change.name.startswith(catalogue_name))
     return bug.insert[0][1]
@@ -171,11 +172,11 @@ def test_the_wide_graph_tells_backpropagation_from_a_pass_per_leaf(entry, fails,
     suite.WIDE_SECONDS = 60 if entry and not fails else 20  # the list variant keeps the real bound
     if entry and not fails:  # the list variant: the solution with a list for the visited nodes
         bug = next(c for c in load_catalogue(hw2_assignment) if c.name.startswith(entry))
-        source = _value_cell(None, hw2_assignment)
+        source = _value_cell(None, hw2_assignment, hw2)
         for old, new in bug.replace:
             source = source.replace(old, new)
     else:
-        source = _value_cell(entry, hw2_assignment)
+        source = _value_cell(entry, hw2_assignment, hw2)
     workdir = tmp_path / "work"
     workdir.mkdir()
     run = NotebookRun([Cell(0, "import math\nimport cmath\n" + source)], workdir)
