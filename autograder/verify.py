@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -123,26 +124,36 @@ def apply_changes(
 
 
 OTTER_QUESTION = re.compile(r"^(\S+) results:(.*)$")
+PUBLIC_CHECK_SECONDS = 600
+TIMED_OUT = "(otter check timed out)"  # the key public_check returns when otter check did not finish
 
 
 def public_check(release: Path, notebook: Path, workdir: Path) -> dict[str, str]:
     """Run the student's own check, `otter check`, on `notebook` in a copy of the student release
     (`release`: otter's student folder: public tests, nn_checks.py, data). Returns question -> the
-    text of its failures (empty when every public test passed)."""
+    text of its failures (empty when every public test passed), or {TIMED_OUT: why} when otter
+    check did not finish within PUBLIC_CHECK_SECONDS (its process group is then killed)."""
     folder = workdir / "release"
     shutil.copytree(release, folder)
     target = next(folder.glob("*.ipynb"))
     shutil.copyfile(notebook, target)
-    completed = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-m", "otter", "check", target.name],
         cwd=folder,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=600,
+        start_new_session=True,  # its kernel too can be killed as one group
     )
-    output = completed.stdout + completed.stderr
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        output, _ = process.communicate(timeout=PUBLIC_CHECK_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return {TIMED_OUT: f"otter check did not finish within {PUBLIC_CHECK_SECONDS} s"}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     if "All tests passed!" in output:
         return {}
     failures: dict[str, str] = {}
@@ -176,8 +187,9 @@ class Row:
 def _judge(change: Change, document: dict, public: dict[str, str]) -> Row:
     totals = question_totals(document)
     lost_total = sum(m - s for s, m in totals.values())
+    timed_out = public.get(TIMED_OUT, "")
     if change.kind == "variant":
-        why = "a correct variant lost points" if lost_total else ""
+        why = "a correct variant lost points" if lost_total else timed_out
         if public and not why:
             why = f"otter check fails a correct variant on {sorted(public)}: {next(iter(public.values()))[:150]}"
         return Row(
@@ -188,7 +200,7 @@ def _judge(change: Change, document: dict, public: dict[str, str]) -> Row:
             first_feedback(document, None),
             not why,
             why,
-            "fails" if public else "passes",
+            "timeout" if timed_out else "fails" if public else "passes",
         )
     score, maximum = totals.get(change.question, (0.0, 0.0))
     feedback = "\n".join(
@@ -204,6 +216,7 @@ def _judge(change: Change, document: dict, public: dict[str, str]) -> Row:
         (not caught, "not caught"),
         (bool(missing), f"feedback lacks {missing}"),
         (bool(misleading), f"misleading feedback: {misleading}"),
+        (bool(timed_out), timed_out),
         (
             not publicly and not change.hidden_only,
             "otter check passes it: add a public test, or hidden_only with the reason",
@@ -218,7 +231,7 @@ def _judge(change: Change, document: dict, public: dict[str, str]) -> Row:
         first_feedback(document, change.question),
         not why,
         why,
-        "fails" if publicly else ("hidden" if change.hidden_only else "passes"),
+        "timeout" if timed_out else "fails" if publicly else ("hidden" if change.hidden_only else "passes"),
         change.requirement,
     )
 

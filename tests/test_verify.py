@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import ASSIGNMENTS
 
-from autograder.verify import Change, _judge, public_check
+from autograder import verify
+from autograder.verify import TIMED_OUT, Change, _judge, public_check
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
@@ -45,3 +46,35 @@ def test_a_variant_that_otter_check_fails_is_a_false_failure():
     full = {"tests": [{"name": "q: x", "score": 1.0, "max_score": 1.0, "output": "", "tags": ["q"]}]}
     assert _judge(variant, full, {}).ok
     assert "otter check fails a correct variant" in _judge(variant, full, {"q": "AssertionError"}).why
+
+
+def test_an_otter_check_that_hangs_is_reported_and_verify_goes_on(built, tmp_path, monkeypatch):
+    """A catalogue entry whose notebook makes `otter check` hang is that entry's row (not ok,
+    public "timeout"), not a crash of the whole verify; otter and its kernel are killed."""
+    import json
+    import time
+
+    prepared = built(ASSIGNMENTS[0])
+    notebook = json.loads(prepared.solution.read_text())
+    notebook["cells"].insert(
+        0,
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "import time\ntime.sleep(3600)",
+        },
+    )
+    hanging = tmp_path / prepared.solution.name
+    hanging.write_text(json.dumps(notebook))
+    monkeypatch.setattr(verify, "PUBLIC_CHECK_SECONDS", 20)
+    started = time.monotonic()
+    public = public_check(prepared.otter_out / "student", hanging, tmp_path / "hang")
+    assert time.monotonic() - started < 60
+    assert set(public) == {TIMED_OUT}
+    bug = Change("bug", "b", question="q", feedback=[])
+    row = _judge(bug, _document("q", "wrong"), public)
+    assert not row.ok and row.public == "timeout" and "did not finish within 20 s" in row.why
+    variant = _judge(Change("variant", "v"), {"tests": []}, public)
+    assert not variant.ok and variant.public == "timeout"
