@@ -416,3 +416,37 @@ def test_backward_from_globals_fails_in_a_networks_order(hw1_assignment, hw1, gr
     assert "from its cache, not from anything the latest linear_forward" in feedback_for(document, "linear")
     assert "fix linear first" in feedback_for(document, "training")
     assert "called as in a network" in _public_failures(hw1, notebook, tmp_path)["linear"]
+
+
+def test_complex_step_net_loss_loses_its_gradient_points_and_is_told_to_use_the_layers(
+    hw1_assignment, hw1, grade, tmp_path
+):
+    """Red-team round 4, F1: a complex step of the loss is exact to rounding (the 1e-12 comparison
+    passes); with the layers' gradients scaled, its gradients do not change. otter check says so too."""
+    name = (
+        "training: two_layer_net_loss by a complex step of the loss for networks of at most 60 parameters "
+        "(exact, no backward there)"
+    )
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
+    training = {t["name"].split(": ", 1)[1].split(" (")[0]: t for t in document["tests"] if t["tags"][0] == "training"}
+    lost = {name: t["max_score"] - t["score"] for name, t in training.items() if t["score"] < t["max_score"]}
+    # the gradients, the grader's own SGD with them, and the two runs that use this two_layer_net_loss
+    assert sum(lost.values()) == 3.5 and len(lost) == 4, lost
+    feedback = feedback_for(document, "training")
+    assert "do not come from softmax_cross_entropy's dscores and relu_backward's dx" in feedback
+    assert "Finite differences give" not in feedback and "minus, not plus" not in feedback
+    failures = _public_failures(hw1, _entry_notebook(hw1_assignment, hw1, tmp_path, name), tmp_path)
+    assert "do not come from your layers" in failures.get("training", ""), failures
+
+
+def test_a_loop_that_backpropagates_inline_loses_the_training_runs(hw1_assignment, hw1, grade, tmp_path):
+    """Red-team round 4, F3: a loop computing its own gradients matched the replay (4/4 with the layers
+    stubbed); run again with learning_rate halved and two_layer_net_loss's grads doubled, it does not."""
+    name = "training: train_two_layer_net backpropagates inline instead of calling two_layer_net_loss"
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
+    training = [t for t in document["tests"] if t["tags"][0] == "training"]
+    runs = [t for t in training if "train_two_layer_net on" in t["name"]]
+    assert runs and all(t["score"] == 0 for t in runs), [(t["name"], t["score"]) for t in runs]
+    assert all(t["score"] == t["max_score"] for t in training if t not in runs)
+    feedback = feedback_for(document, "training")
+    assert "learning_rate halved" in feedback and "minus, not plus" not in feedback

@@ -181,7 +181,7 @@ def test_the_wide_graph_tells_backpropagation_from_a_pass_per_leaf(entry, fails,
     workdir.mkdir()
     run = NotebookRun([Cell(0, "import math\nimport cmath\n" + source)], workdir)
     try:
-        kind, problem = suite._backpropagation_problem(StudentNamespace(run, "value"))
+        kind, problem = suite._wide_run(StudentNamespace(run, "value"), suite._wide_values(), chain=True)
     finally:
         run.close()
     assert kind == ("cost" if fails else ""), problem
@@ -218,3 +218,64 @@ def test_an_mlp_without_a_graph_is_not_told_about_the_root_grad(hw2_assignment, 
     name = "neuron_mlp: the neuron computes in plain floats and returns Value(result) (no graph to the parameters)"
     feedback = feedback_for(grade_bug(name, hw2_assignment, hw2, grade2, tmp_path), "neuron_mlp")
     assert "reaches the parameters" in feedback and "root's own grad" not in feedback
+
+
+def _entry_source(name: str, hw2_assignment, hw2) -> str:
+    """The solution's Value cell with a catalogue entry's replacements made and its inserted cells
+    appended (an inserted class Value replaces the solution's)."""
+    change = next(c for c in load_catalogue(hw2_assignment) if c.name.startswith(name))
+    source = _value_cell(None, hw2_assignment, hw2)
+    for old, new in change.replace:
+        assert old in source, old
+        source = source.replace(old, new)
+    return "\n\n".join([source, *(text for _, text in change.insert)])
+
+
+@pytest.mark.parametrize(
+    ("entry", "passes"),
+    [
+        (None, True),
+        ("value: Kahn's algorithm for the order", True),
+        ("value: order by height, sorted", True),
+        ("value: topological order by two stacks", True),
+        ("value: backward() runs forward mode over all leaves at once", False),
+        ("value: grad is a property that backpropagates", False),
+        ("value: backward() by a complex step", False),
+        ("value: backward() computes every gradient by finite differences", False),
+    ],
+)
+def test_the_graders_own_nodes_tell_backpropagation_from_differentiating_each_operation(
+    entry, passes, hw2_assignment, hw2, tmp_path
+):
+    """Red-team round 4 (F1-F4): a vectorised complex step or forward mode, a grad property that
+    differentiates when read, forward mode inside backward(): exact and fast enough for the wide
+    graph, but none calls the nodes' _backward. Nodes the grader makes itself (its own local
+    gradients) tell them apart; correct engines written differently pass."""
+    from autograder.sandbox import NotebookRun, StudentNamespace
+    from autograder.sandbox.run import Cell
+
+    suite = _suite_module()
+    source = _value_cell(None, hw2_assignment, hw2) if entry is None else _entry_source(entry, hw2_assignment, hw2)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    run = NotebookRun([Cell(0, "import math\nimport cmath\n" + source)], workdir)
+    try:
+        problem = suite._grader_nodes_problem(StudentNamespace(run, "value"))
+    finally:
+        run.close()
+    if passes:
+        assert problem == ""
+    else:
+        assert "did not send the gradient through nodes the grader made itself" in problem or "grader" in problem
+        assert "_backward" in problem
+
+
+def test_a_forward_mode_engine_loses_every_value_point_and_is_told_why(hw2_assignment, hw2, grade2, tmp_path):
+    """The forward-mode engine is fast on the wide graph and exact: only the grader's nodes show it."""
+    change = next(c for c in load_catalogue(hw2_assignment) if c.name.startswith("value: backward() runs forward mode"))
+    document = grade2(write_variant(hw2.solution, tmp_path / "hw2_autograd.ipynb", change.replace, change.insert))
+    score, _ = scores_by_question(document)["value"]
+    assert score == 0, score
+    feedback = feedback_for(document, "value")
+    assert "did not send the gradient through nodes the grader made itself" in feedback
+    assert "20,000 leaves" not in feedback

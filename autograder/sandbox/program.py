@@ -40,9 +40,9 @@ class Program:
         self.steps.append(step)
         return Ref(len(self.steps) - 1)
 
-    def call(self, name: str, *args: Any) -> Ref:
-        """The student's global `name` called with `args`."""
-        return self._add({"kind": "call", "name": name, "args": list(args)})
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Ref:
+        """The student's global `name` called with `args` and `kwargs`."""
+        return self._add({"kind": "call", "name": name, "args": list(args), "kwargs": kwargs})
 
     def method(self, ref: Ref, name: str, *args: Any) -> Ref:
         return self._add({"kind": "method", "slot": ref.slot, "name": name, "args": list(args)})
@@ -60,8 +60,29 @@ class Program:
     def item(self, ref: Ref, index: int) -> Ref:
         return self._add({"kind": "item", "slot": ref.slot, "index": index})
 
+    def node(self, cls: str, data: float, children: list[Ref], local_grads: list[float], op: str) -> Ref:
+        """A node of the grader's own: ``out = cls(data, (child, ...), op)``, then its ``_backward``
+        set to a function that adds ``local_grad * out.grad`` into each child's ``grad``. Only an
+        engine whose backward() calls each node's ``_backward`` sends gradient through it."""
+        pairs = [value for child, local in zip(children, local_grads) for value in (child, float(local))]
+        return self._add({"kind": "node", "name": cls, "args": [float(data), op, *pairs]})
+
+    def scale_outputs(self, name: str, factors: list[float]) -> Ref:
+        """For the rest of this program, the student's global function `name` returns its outputs
+        (a tuple, or one value when `factors` has one entry) each multiplied by its factor (a dict:
+        each of its values). Restored when the program ends. Shows whether another function calls
+        `name` by its name: doubling a gradient doubles exactly what is computed from it."""
+        return self._add({"kind": "scale_outputs", "name": name, "args": [float(f) for f in factors]})
+
     def encoded_steps(self, arrays: list) -> list[dict]:
         def argument(value: Any) -> dict:
             return {"slot": value.slot} if isinstance(value, Ref) else {"value": encode(value, arrays, None)}
 
-        return [dict(step, args=[argument(a) for a in step.get("args", [])]) for step in self.steps]
+        return [
+            dict(
+                step,
+                args=[argument(a) for a in step.get("args", [])],
+                kwargs={key: argument(v) for key, v in step.get("kwargs", {}).items()},
+            )
+            for step in self.steps
+        ]

@@ -19,7 +19,7 @@ drives it with these requests (see `autograder.sandbox.channel` for the framing)
     {"op": "program", "question": str | None, "steps": [...], "returns": [slot, ...], "max_depth": int | None}
         -> {"ok": true, "values": [...]} | {"ok": false, "error": str, "step": int}
         (max_depth: the steps run under Python's default recursion limit and may not nest calls
-        deeper than that; see `DepthWatch`)
+        deeper than that; see `DepthWatch`; the kinds of steps: `autograder.sandbox.Program`)
     {"op": "release", "ids": [int, ...]} -> {"ok": true}
 
 A checkpoint is a copy of the student's names as they stood right after the cell holding
@@ -297,6 +297,32 @@ class DepthWatch:
         return ""
 
 
+def _adds_local_gradients(out, children: list, local_grads: list):
+    """A grader-made node's _backward: child.grad += local_grad * out.grad for each child."""
+
+    def _backward():
+        for child, local in zip(children, local_grads):
+            child.grad += local * out.grad
+
+    return _backward
+
+
+def _scaled(function, factors: list):
+    """`function` with each of its outputs multiplied by its factor (one factor: a single output; a
+    dict output: each of its values)."""
+
+    def times(value, factor):
+        return {key: v * factor for key, v in value.items()} if isinstance(value, dict) else value * factor
+
+    def scaled(*args, **kwargs):
+        result = function(*args, **kwargs)
+        if len(factors) == 1:
+            return times(result, factors[0])
+        return tuple(times(value, factor) for value, factor in zip(result, factors))
+
+    return scaled
+
+
 class Server:
     def __init__(self, endpoint, shell, output: CappedOutput, watchdog: Watchdog, stand_ins: StandIns):
         from autograder.sandbox import channel
@@ -424,8 +450,12 @@ class Server:
         max_depth = request.get("max_depth")
         watch = DepthWatch(int(max_depth)) if isinstance(max_depth, int) else contextlib.nullcontext()
         with self.names_at(request.get("question")) as namespace:
-            with watch:
-                failed = self._run_steps(request, namespace, slots, argument)
+            replaced: dict = {}  # names a scale_outputs step replaced -> what they were
+            try:
+                with watch:
+                    failed = self._run_steps(request, namespace, slots, argument, replaced)
+            finally:
+                namespace.update(replaced)
             if failed:
                 return
             if isinstance(watch, DepthWatch) and watch.problem():
@@ -433,17 +463,18 @@ class Server:
                 return
             self.reply({"ok": True}, {"values": [slots[i] for i in request.get("returns", [])]})
 
-    def _run_steps(self, request: dict, namespace: dict, slots: list, argument) -> bool:
+    def _run_steps(self, request: dict, namespace: dict, slots: list, argument, replaced: dict) -> bool:
         """The program's steps in order; on the first error, reply with it and return True."""
         for index, step in enumerate(request.get("steps", [])):
             try:
                 args = [argument(a) for a in step.get("args", [])]
+                kwargs = {key: argument(v) for key, v in step.get("kwargs", {}).items()}
                 kind = step["kind"]
                 if kind == "call":
                     if step["name"] not in namespace:
                         self.reply({"ok": False, "error": f"NameError: {step['name']} is not defined", "missing": True})
                         return True
-                    slots.append(namespace[step["name"]](*args))
+                    slots.append(namespace[step["name"]](*args, **kwargs))
                 elif kind == "method":
                     slots.append(getattr(slots[step["slot"]], step["name"])(*args))
                 elif kind == "operator":
@@ -455,6 +486,16 @@ class Server:
                     slots.append(None)
                 elif kind == "item":
                     slots.append(slots[step["slot"]][step["index"]])
+                elif kind == "node":
+                    data, op, pairs = args[0], args[1], args[2:]
+                    out = namespace[step["name"]](data, tuple(pairs[0::2]), op)
+                    out._backward = _adds_local_gradients(out, pairs[0::2], pairs[1::2])
+                    slots.append(out)
+                elif kind == "scale_outputs":
+                    name = step["name"]
+                    replaced.setdefault(name, namespace[name])
+                    namespace[name] = _scaled(namespace[name], args)
+                    slots.append(None)
                 else:
                     raise ValueError(f"unknown step {kind!r}")
             except BaseException as error:  # noqa: BLE001

@@ -1010,6 +1010,82 @@ def exactness_verdict(student):
     return _training_verdicts["exactness"]
 
 
+# The notebook: two_layer_net_loss uses *your* layer functions. The gradients of a complex step of
+# the loss are exact to rounding, so exactness_verdict cannot see it (red team round 4). The
+# grader calls two_layer_net_loss twice in one program: as it is, then with softmax_cross_entropy's
+# dscores doubled and relu_backward's dx multiplied by 4 (`Program.scale_outputs`). Backpropagation
+# through the layers gives grads W2, b2 exactly twice and W1, b1 exactly 8 times the first ones
+# (multiplying by a power of two is exact in floating point, and every backward step is linear in
+# its upstream gradient); a loss differentiated any other way does not change.
+LAYER_USE_SCALES = {"softmax_cross_entropy": [1.0, 2.0], "relu_backward": [4.0]}
+LAYER_USE_EXPECTED = {"W2": 2.0, "b2": 2.0, "W1": 8.0, "b1": 8.0}
+
+
+def layer_use_verdict(student):
+    """ "" when two_layer_net_loss takes its gradients from the student's softmax_cross_entropy and
+    relu_backward (called by their names), else what was seen. Asked once its gradients passed."""
+    if "layer use" not in _training_verdicts:
+        rng = np.random.default_rng(13)
+        params, x, y = ref.init_two_layer(4, 6, 3, rng), rng.standard_normal((7, 4)), rng.integers(0, 3, 7)
+        params["b1"] = rng.uniform(0.1, 0.5, 6)  # away from ReLU's kink
+        program = Program("two_layer_net_loss, then again with your layers' gradients scaled")
+        plain = program.call("two_layer_net_loss", params, x, y)
+        for name, factors in LAYER_USE_SCALES.items():
+            program.scale_outputs(name, factors)
+        scaled = program.call("two_layer_net_loss", params, x, y)
+        how = (
+            "The grader called two_layer_net_loss as it is, then with the dscores your softmax_cross_entropy returns "
+            "doubled and the dx your relu_backward returns multiplied by 4: backpropagation through your layers "
+            "then gives grads['W2'] and grads['b2'] exactly 2 times and grads['W1'] and grads['b1'] exactly 8 times "
+            "what they were."
+        )
+        rule = (
+            "The notebook: two_layer_net_loss uses your layer functions, called by their names (forward through the "
+            "layers, then backward in reverse order); gradients of the loss found any other way (finite differences, "
+            "a complex step, the chain rule written out again) earn no gradient points."
+        )
+        try:
+            results = student_call(student.run, program, [plain, scaled], timeout=SMALL_BACKWARD_TIMEOUT_SECONDS)
+            shapes = _shapes(4, 6, 3)
+            first = _check_params(
+                expect_tuple(results[0], 2, "two_layer_net_loss", "loss, grads")[1],
+                shapes,
+                "two_layer_net_loss",
+                "grads",
+            )
+            second = _check_params(
+                expect_tuple(results[1], 2, "two_layer_net_loss", "loss, grads")[1],
+                shapes,
+                "two_layer_net_loss",
+                "grads",
+            )
+        except CheckFailed as failure:
+            verdict = f"{how} That call failed: {failure} {rule}"
+        else:
+            seen = {}
+            for key, factor in LAYER_USE_EXPECTED.items():
+                if not np.all(
+                    np.abs(second[key] - factor * first[key]) <= 1e-12 * np.abs(factor * first[key]) + 1e-300
+                ):
+                    norm = float(np.sum(first[key] * first[key]))
+                    seen[key] = float(np.sum(second[key] * first[key]) / norm) if norm > 0 else float("nan")
+            if not seen:
+                verdict = ""
+            else:
+                missing = []
+                if "W2" in seen or "b2" in seen:
+                    missing.append("softmax_cross_entropy's dscores")
+                if "W1" in seen or "b1" in seen:
+                    missing.append("relu_backward's dx")
+                ratios = ", ".join(f"grads[{key!r}] {ratio:.3g} times" for key, ratio in seen.items())
+                verdict = (
+                    f"two_layer_net_loss's gradients are right, but they do not come from {' and '.join(missing)}. "
+                    f"{how} Yours became {ratios}. {rule}"
+                )
+        _training_verdicts["layer use"] = verdict
+    return _training_verdicts["layer use"]
+
+
 def with_dependencies(student, check):
     """Run check(); if it fails and a layer two_layer_net_loss uses fails its own checks, say so first."""
     try:
@@ -1290,10 +1366,15 @@ def test_net_loss_returns(student, rng):
 
 
 def require_backpropagation(student):
-    """Gradients that pass the numerical check must also be backpropagation's (exactness_verdict):
-    finite differences of the loss pass the first and fail the second."""
-    if not gradients_verdict(student) and exactness_verdict(student):
+    """Gradients that pass the numerical check must also be backpropagation's (exactness_verdict:
+    finite differences of the loss pass the first and fail the second) through the student's
+    layers (layer_use_verdict: a complex step of the loss is exact, but it calls no backward)."""
+    if gradients_verdict(student):
+        return
+    if exactness_verdict(student):
         raise CheckFailed(exactness_verdict(student))
+    if layer_use_verdict(student):
+        raise CheckFailed(layer_use_verdict(student))
 
 
 @question("training", points=1)
@@ -1379,6 +1460,48 @@ def trajectory_difference(params, history, expected_params, expected_history, ca
     return ""
 
 
+def loop_use_problem(student, x, y, hidden, learning_rate, epochs, seed, shapes, start) -> str:
+    """ "" when a run that matched the replay takes its gradients from two_layer_net_loss, and that
+    from the layers (layer_use_verdict); else what was seen. The grader runs train_two_layer_net
+    again with the grads two_layer_net_loss returns doubled and learning_rate halved: a loop that
+    steps by learning_rate * grads from two_layer_net_loss makes exactly the same run (halving and
+    doubling are exact in floating point); one that computes its own gradients does not."""
+    program = Program("train_two_layer_net, with two_layer_net_loss's grads doubled and learning_rate halved")
+    program.scale_outputs("two_layer_net_loss", [1.0, 2.0])
+    run = program.call(
+        "train_two_layer_net",
+        x,
+        y,
+        hidden_size=hidden,
+        learning_rate=learning_rate / 2,
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        seed=seed,
+    )
+    how = (
+        f"the run matches the grader's replay, but the grader ran it again with learning_rate halved "
+        f"({learning_rate / 2:g}) and the grads two_layer_net_loss returns doubled, which leaves a loop that steps by learning_rate * grads "
+        "from two_layer_net_loss exactly the same run"
+    )
+    rule = (
+        "The notebook: for each batch, loss, grads = two_layer_net_loss(params, x[batch], y[batch]), then "
+        "param -= learning_rate * grad; the loop may not compute its own gradients."
+    )
+    try:
+        (result,) = student_call(student.run, program, [run], timeout=120)
+        params, history = expect_tuple(result, 2, "train_two_layer_net", "params, loss_history")
+        params = _check_params(params, shapes, "train_two_layer_net")
+        expected_params, expected_history = ref.train_replay(x, y, hidden, learning_rate, epochs, BATCH_SIZE, seed)
+        difference = trajectory_difference(params, history, expected_params, expected_history, "that run", start)
+    except CheckFailed as failure:
+        difference = f"that run failed: {failure}"
+    if difference:
+        return f"{how}; {difference} {rule}"
+    if not gradients_verdict(student) and layer_use_verdict(student):
+        return f"the run matches the grader's replay, but the two_layer_net_loss it uses does not use your layers: {layer_use_verdict(student)}"
+    return ""
+
+
 def check_training_run(student, x, y, hidden, learning_rate, epochs, seed, task, diagnosis_data):
     """train_two_layer_net follows the notebook's procedure: its loss_history and returned params
     match the grader's numpy replay (ref.train_replay) from the same initialisation and data. On a
@@ -1413,6 +1536,9 @@ def check_training_run(student, x, y, hidden, learning_rate, epochs, seed, task,
     except CheckFailed as failure:  # a crash, a timeout, nan after diverging: diagnose as well
         observed = f"{call}: {failure}"
     if not observed:
+        problem = loop_use_problem(student, x, y, hidden, learning_rate, epochs, seed, shapes, start)
+        if problem:
+            raise CheckFailed(f"{call}: {problem}")
         return
     dependency, diagnosis = training_diagnosis(student, diagnosis_data)
     raise CheckFailed(f"{diagnosis} Observed: {observed}" if dependency else f"{observed} {diagnosis}")

@@ -453,7 +453,57 @@ def _wide_run(student, values: list[float], chain: bool) -> tuple[str, str]:
     return "", ""
 
 
+# ------------------------------------------------------------------ the grader's own nodes
+# A method fast and exact enough for the wide graph can still be no backpropagation: a complex
+# step or forward mode vectorised over the leaves with numpy (3.4 s on the wide graph), a grad
+# property that differentiates when it is read, forward mode run inside backward(). They all
+# differentiate each node's *operation*; backpropagation calls each node's `_backward`. So the
+# grader makes nodes of its own, as the notebook says it does: Value(data, (child, ...), "grader")
+# with a `_backward` that adds its own local gradients (which no operation's derivative gives),
+# joined by the student's `+`, and checks that the gradient arrives through them.
+GRADER_NODES = "c = Value(2.0, (a, b), 'grader'), s = c + a, d = Value(-1.0, (s, b), 'grader')"
+GRADER_NODES_EXPECTED = {"a": 1.5 * 3.0 + 1.5, "b": 1.5 * -0.5 + 2.0, "c": 1.5}
+
+
+def _grader_nodes_problem(student) -> str:
+    """ "" when backward() sends gradients through nodes with the grader's own _backward, else why not."""
+    program = Program("Value with the grader's own nodes", max_depth=DEPTH_LIMIT)
+    a, b = program.call("Value", 0.5), program.call("Value", -1.5)
+    c = program.node("Value", 2.0, [a, b], [3.0, -0.5], "grader")  # dc/da = 3, dc/db = -0.5
+    s = program.op("add", c, a)
+    d = program.node("Value", -1.0, [s, b], [1.5, 2.0], "grader")  # dd/ds = 1.5, dd/db = 2
+    program.method(d, "backward")
+    returns = [program.get(a, "grad"), program.get(b, "grad"), program.get(c, "grad")]
+    rule = (
+        "The notebook: backward() calls every node's _backward, in reverse topological order, and that is "
+        "all it does to the gradients; the grader builds nodes of its own as Value(data, children, op) and "
+        "sets their _backward (a function of no arguments), so backward() may rely only on what the "
+        "constructor stores (_children) and on _backward."
+    )
+    try:
+        grads = dict(zip("abc", run_values(student, program, returns)))
+    except CheckFailed as failure:
+        return f"with the grader's own nodes ({GRADER_NODES}; then d.backward()), {failure}. {rule}"
+    wrong = [
+        f"{name}.grad is {describe(grads[name])}, expected {wanted!r}"
+        for name, wanted in GRADER_NODES_EXPECTED.items()
+        if not (isinstance(grads[name], (int, float)) and abs(grads[name] - wanted) <= 1e-12 * abs(wanted))
+    ]
+    if not wrong:
+        return ""
+    return (
+        f"backward() did not send the gradient through nodes the grader made itself, whose _backward adds "
+        f"local gradients of its choosing (a = Value(0.5), b = Value(-1.5), {GRADER_NODES} with dc/da = 3, "
+        f"dc/db = -0.5, dd/ds = 1.5, dd/db = 2; then d.backward()): {'; '.join(wrong)}. Gradients that do not "
+        f"come from the nodes' _backward functions (finite differences, a complex step, forward mode) are "
+        f"not backpropagation. {rule}"
+    )
+
+
 def _backpropagation_problem(student) -> tuple[str, str]:
+    problem = _grader_nodes_problem(student)
+    if problem:
+        return "rules", problem
     values = _wide_values()
     kind, problem = _wide_run(student, values, chain=True)
     if kind == "recursion":  # a recursive sort is the deep-graph check's point: time a shallow graph
@@ -462,11 +512,12 @@ def _backpropagation_problem(student) -> tuple[str, str]:
 
 
 def expect_backpropagation(student, prefix: str, wrong_too: bool = False) -> None:
-    """Every value check credits gradients only when backward() has backpropagation's cost
-    (checked once, on the wide graph); with `wrong_too`, also when its gradients there are right
-    (the wide-graph check itself: a bug that shows only there costs only that check)."""
+    """Every value check credits gradients only when backward() is backpropagation: it sends the
+    gradient through the grader's own nodes, and has backpropagation's cost (checked once each, on
+    their graphs); with `wrong_too`, also when its gradients on the wide graph are right (the
+    wide-graph check itself: a bug that shows only there costs only that check)."""
     kind, problem = memo("backpropagation", student, _backpropagation_problem)
-    if kind == "cost" or (kind and wrong_too):
+    if kind in ("cost", "rules") or (kind and wrong_too):
         raise CheckFailed(" ".join(part for part in ("Value:", prefix, problem) if part))
 
 

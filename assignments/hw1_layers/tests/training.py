@@ -106,7 +106,50 @@ def test_training(linear_forward, linear_backward, relu_forward, relu_backward, 
             raise CheckFailed(f'train_two_layer_net: params must be a dict with keys {sorted(expected)}, got {describe(params)}.')
         for key, value in expected.items():
             expect_close(params[key], value, 'train_two_layer_net', f'params[{key!r}] after {call}')
-    for check in (loss_and_gradients, procedure):
+
+    def replaced(caller, name, stand_in, function):
+        """Run function() with the global `name` that `caller` sees replaced by stand_in(original), as
+        the autograder does to see which functions call which (restored afterwards)."""
+        names = caller.__globals__
+        original = names[name]
+        names[name] = stand_in(original)
+        try:
+            return function()
+        finally:
+            names[name] = original
+
+    def doubled(original, position):
+
+        def stand_in(*args):
+            outputs = list(original(*args))
+            value = outputs[position]
+            outputs[position] = {k: 2 * v for k, v in value.items()} if isinstance(value, dict) else 2 * value
+            return tuple(outputs)
+        return stand_in
+
+    def uses_the_layers():
+        rng = np.random.default_rng(1)
+        params = init_two_layer_net(4, 5, 3, seed=0)
+        params['b1'] = rng.uniform(0.1, 0.5, 5)
+        x, y = (rng.standard_normal((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
+        _, plain = two_layer_net_loss(params, x, y)
+
+        def scaled_call():
+            return replaced(two_layer_net_loss, 'relu_backward', lambda original: lambda *args: 4 * original(*args), lambda: two_layer_net_loss(params, x, y))
+        _, scaled = replaced(two_layer_net_loss, 'softmax_cross_entropy', lambda original: doubled(original, 1), scaled_call)
+        factors = {'W2': 2.0, 'b2': 2.0, 'W1': 8.0, 'b1': 8.0}
+        wrong = [key for key, f in factors.items() if not np.allclose(scaled[key], f * plain[key], rtol=1e-12, atol=0)]
+        if wrong:
+            raise CheckFailed(f"two_layer_net_loss's gradients are right, but they do not come from your layers: with the dscores your softmax_cross_entropy returns doubled and the dx your relu_backward returns multiplied by 4, backpropagation through your layers gives grads['W2'] and grads['b2'] exactly 2 times and grads['W1'] and grads['b1'] exactly 8 times what they were; {', '.join(wrong)} did not change so. The notebook: two_layer_net_loss uses your layer functions, called by their names.")
+
+    def loop_uses_net_loss():
+        x = np.random.default_rng(0).standard_normal((10, 2))
+        y = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+        plain = train_two_layer_net(x, y, hidden_size=4, learning_rate=0.3, epochs=3, batch_size=4, seed=1)
+        again = replaced(train_two_layer_net, 'two_layer_net_loss', lambda original: doubled(original, 1), lambda: train_two_layer_net(x, y, hidden_size=4, learning_rate=0.15, epochs=3, batch_size=4, seed=1))
+        if not np.allclose(np.array(again[1], dtype=float), np.array(plain[1], dtype=float), rtol=1e-12, atol=0):
+            raise CheckFailed(f'train_two_layer_net: with learning_rate halved and the grads two_layer_net_loss returns doubled (which leaves a loop that steps by learning_rate * grads from two_layer_net_loss exactly the same run), loss_history changed from {list(plain[1])} to {list(again[1])}. The notebook: for each batch, loss, grads = two_layer_net_loss(params, x[batch], y[batch]), then param -= learning_rate * grad.')
+    for check in (loss_and_gradients, uses_the_layers, procedure, loop_uses_net_loss):
         try:
             check()
         except Exception as failure:

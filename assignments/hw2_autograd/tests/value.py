@@ -134,3 +134,24 @@ def test_value_wide_graph(Value):
         if leaves[i].grad != other:
             raise CheckFailed(f'Value: after backward() on loss = a1*b1 + ... + a2000*b2000, the grad of leaf {i} is {leaves[i].grad!r}, expected the other factor of its product, {other!r}.')
 
+@test_case(points=None, hidden=False)
+def test_value_grader_nodes(Value):
+    from nn_checks import CheckFailed
+
+    def grader_node(data, children, local_grads):
+        out = Value(data, tuple(children), 'grader')
+
+        def _backward():
+            for child, local in zip(children, local_grads):
+                child.grad += local * out.grad
+        out._backward = _backward
+        return out
+    a, b = (Value(0.5), Value(-1.5))
+    c = grader_node(2.0, (a, b), (3.0, -0.5))
+    s = c + a
+    d = grader_node(-1.0, (s, b), (1.5, 2.0))
+    d.backward()
+    wrong = [f'{name}.grad is {node.grad!r}, expected {expected!r}' for name, node, expected in (('a', a, 6.0), ('b', b, 1.25), ('c', c, 1.5)) if not (isinstance(node.grad, (int, float)) and abs(node.grad - expected) <= 1e-12 * abs(expected))]
+    if wrong:
+        raise CheckFailed(f"Value: backward() did not send the gradient through nodes made as the autograder makes its own (Value(data, children, 'grader') with a _backward that adds its own local gradients: c from a and b with dc/da = 3, dc/db = -0.5; s = c + a; d from s and b with dd/ds = 1.5, dd/db = 2; then d.backward()): {'; '.join(wrong)}. backward() calls every node's _backward, in reverse topological order, and may rely only on _children and _backward (the notebook).")
+
