@@ -421,8 +421,9 @@ def test_backward_from_globals_fails_in_a_networks_order(hw1_assignment, hw1, gr
 def test_complex_step_net_loss_loses_its_gradient_points_and_is_told_to_use_the_layers(
     hw1_assignment, hw1, grade, tmp_path
 ):
-    """Red-team round 4, F1: a complex step of the loss is exact to rounding (the 1e-12 comparison
-    passes); with the layers' gradients scaled, its gradients do not change. otter check says so too."""
+    """Red-team hw1 round 5, F1: a complex step of the loss is exact to rounding (the 1e-12 comparison
+    passes); with noise added to what the layers return, its gradients do not carry it. otter check
+    says so too."""
     name = (
         "training: two_layer_net_loss by a complex step of the loss for networks of at most 60 parameters "
         "(exact, no backward there)"
@@ -440,8 +441,8 @@ def test_complex_step_net_loss_loses_its_gradient_points_and_is_told_to_use_the_
 
 
 def test_a_loop_that_backpropagates_inline_loses_the_training_runs(hw1_assignment, hw1, grade, tmp_path):
-    """Red-team round 4, F3: a loop computing its own gradients matched the replay (4/4 with the layers
-    stubbed); run again with learning_rate halved and two_layer_net_loss's grads doubled, it does not."""
+    """Red-team hw1 round 5, F3: a loop computing its own gradients matched the replay (4/4 with the layers
+    stubbed); run again with noise added to two_layer_net_loss's grads, it does not follow the noisy replay."""
     name = "training: train_two_layer_net backpropagates inline instead of calling two_layer_net_loss"
     document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, name)
     training = [t for t in document["tests"] if t["tags"][0] == "training"]
@@ -449,4 +450,27 @@ def test_a_loop_that_backpropagates_inline_loses_the_training_runs(hw1_assignmen
     assert runs and all(t["score"] == 0 for t in runs), [(t["name"], t["score"]) for t in runs]
     assert all(t["score"] == t["max_score"] for t in training if t not in runs)
     feedback = feedback_for(document, "training")
-    assert "learning_rate halved" in feedback and "minus, not plus" not in feedback
+    assert "noise added to the grads your two_layer_net_loss returns" in feedback
+    assert "ran as if there were no noise" in feedback and "minus, not plus" not in feedback
+
+
+def test_outputs_in_another_order_are_named_not_a_transposed_dW(hw1_assignment, hw1, grade, tmp_path):
+    """Red-team round 5 (M2): (dx, db, dW) was told "A transposed dW?"."""
+    document = _grade_entry(hw1_assignment, hw1, grade, tmp_path, "linear: backward returns dx, db, dW (another order)")
+    feedback = feedback_for(document, "linear")
+    assert "shaped like (dx, db, dW)" in feedback and "transposed dW" not in feedback
+
+
+def test_a_broken_layer_gets_no_training_points_even_when_training_matches(hw1_assignment, hw1, grade, tmp_path):
+    """Red-team round 5 (a03/a08): a broken relu_backward with a two_layer_net_loss that works around it
+    scored 4/4 in training (the honest student 0.5): training's checks now credit nothing while a layer
+    fails its own checks, as the notebook says."""
+    changes = [
+        ["dx = dout * (x > 0)", "dx = (x > 0).astype(float)"],  # relu_backward ignores dout
+        ["dhidden_in = relu_backward(dhidden, cache_relu)", "dhidden_in = dhidden * (hidden_in > 0)"],  # worked around
+    ]
+    notebook = write_variant(hw1.solution, tmp_path / "hw1_layers.ipynb", changes)
+    document = grade(notebook)
+    training = [t for t in document["tests"] if t["tags"][0] == "training"]
+    assert all(t["score"] == 0 for t in training), [(t["name"], t["score"]) for t in training]
+    assert "fix relu first" in feedback_for(document, "training")

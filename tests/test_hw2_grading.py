@@ -279,3 +279,13 @@ def test_a_forward_mode_engine_loses_every_value_point_and_is_told_why(hw2_assig
     feedback = feedback_for(document, "value")
     assert "did not send the gradient through nodes the grader made itself" in feedback
     assert "20,000 leaves" not in feedback
+
+
+def test_a_root_seeded_after_the_loop_is_told_so_not_finite_differences(hw2_assignment, hw2, grade2, tmp_path):
+    """Red-team round 4 (U1): every grad but the root's stays 0; tanh at +-10 (gradient 8e-9) passed the
+    numerical check as 0 and was told 'off ... as finite differences are'."""
+    name = "value: backward() sets the root's grad to 1 after calling the _backward functions"
+    feedback = feedback_for(grade_bug(name, hw2_assignment, hw2, grade2, tmp_path), "value")
+    assert "set the root's grad to 1 before" in feedback
+    assert "as finite differences are" not in feedback
+    assert "did not send the gradient through nodes" not in feedback

@@ -298,12 +298,15 @@ class DepthWatch:
 
 
 def _adds_local_gradients(out, children: list, local_grads: list):
-    """A grader-made node's _backward: child.grad += local_grad * out.grad for each child."""
+    """A grader-made node's _backward: child.grad += local_grad * out.grad for each child. It counts
+    its calls (`_backward.calls`, read by a `backward_calls` step)."""
 
     def _backward():
+        _backward.calls += 1
         for child, local in zip(children, local_grads):
             child.grad += local * out.grad
 
+    _backward.calls = 0
     return _backward
 
 
@@ -321,6 +324,24 @@ def _scaled(function, factors: list):
         return tuple(times(value, factor) for value, factor in zip(result, factors))
 
     return scaled
+
+
+def _with_noise(function, position, seed: int, scale: float):
+    """`function` with its output `position` (None: its only output) plus noise drawn call after
+    call (see `autograder.sandbox.program.noise_draws`, which the grader uses to draw the same)."""
+    from autograder.sandbox.program import noise_draws
+
+    draw = noise_draws(seed, scale)
+
+    def noisy(*args, **kwargs):
+        result = function(*args, **kwargs)
+        if position is None:
+            return draw(result)
+        outputs = list(result)
+        outputs[position] = draw(outputs[position])
+        return tuple(outputs)
+
+    return noisy
 
 
 class Server:
@@ -465,6 +486,7 @@ class Server:
 
     def _run_steps(self, request: dict, namespace: dict, slots: list, argument, replaced: dict) -> bool:
         """The program's steps in order; on the first error, reply with it and return True."""
+        made: dict = {}  # slot of a `node` step -> the _backward the grader gave it
         for index, step in enumerate(request.get("steps", [])):
             try:
                 args = [argument(a) for a in step.get("args", [])]
@@ -489,8 +511,15 @@ class Server:
                 elif kind == "node":
                     data, op, pairs = args[0], args[1], args[2:]
                     out = namespace[step["name"]](data, tuple(pairs[0::2]), op)
-                    out._backward = _adds_local_gradients(out, pairs[0::2], pairs[1::2])
+                    out._backward = made[index] = _adds_local_gradients(out, pairs[0::2], pairs[1::2])
                     slots.append(out)
+                elif kind == "add_noise":
+                    name = step["name"]
+                    replaced.setdefault(name, namespace[name])
+                    namespace[name] = _with_noise(namespace[name], *args)
+                    slots.append(None)
+                elif kind == "backward_calls":
+                    slots.append(made[step["slot"]].calls)
                 elif kind == "scale_outputs":
                     name = step["name"]
                     replaced.setdefault(name, namespace[name])

@@ -96,8 +96,12 @@ def digits_split(rng: np.random.Generator, test_size: int = 400):
 # The training checks compare a student's whole run with these replays. Gradients here are the
 # chain rule in numpy (the gradient checks never use them: they differentiate the forwards above
 # numerically); `two_layer_loss_and_grads` agrees with numerical gradients of `two_layer_loss`.
-def two_layer_loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
-    """The loss of `two_layer_loss` and its gradient with respect to every parameter (dict like params)."""
+def two_layer_loss_and_grads(
+    params: dict, x: np.ndarray, y: np.ndarray, dscores_noise=None, dx_noise=None
+) -> tuple[float, dict]:
+    """The loss of `two_layer_loss` and its gradient with respect to every parameter (dict like params).
+    dscores_noise, dx_noise: functions applied to the softmax's dscores and to the relu backward's dx
+    (the noise the grader adds to what the student's layers return: `autograder.sandbox.noise_draws`)."""
     hidden_in = x @ params["W1"] + params["b1"]
     hidden = relu(hidden_in)
     log_probs = log_softmax(hidden @ params["W2"] + params["b2"])
@@ -105,7 +109,11 @@ def two_layer_loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray) -> tupl
     dscores = np.exp(log_probs)
     dscores[np.arange(n), y] -= 1.0
     dscores /= n
+    if dscores_noise is not None:
+        dscores = dscores_noise(dscores)
     dhidden_in = (dscores @ params["W2"].T) * (hidden_in > 0)
+    if dx_noise is not None:
+        dhidden_in = dx_noise(dhidden_in)
     grads = {"W1": x.T @ dhidden_in, "b1": dhidden_in.sum(axis=0), "W2": hidden.T @ dscores, "b2": dscores.sum(axis=0)}
     return float(-np.mean(log_probs[np.arange(n), y])), grads
 
@@ -137,6 +145,7 @@ def train_replay(
     batch_size: int,
     seed: int,
     mistake: str = "",
+    grad_noise=None,
 ) -> tuple[dict, list[float]]:
     """What train_two_layer_net computes by the notebook's procedure, or with one `mistake` (MISTAKES):
     params = init_two_layer_net(D, hidden_size, C, seed) with C = y.max() + 1; rng =
@@ -144,6 +153,8 @@ def train_replay(
     order[start : start + batch_size] for start = 0, batch_size, ... (the last may be smaller); per
     batch the loss and grads at the current params, then param -= learning_rate * grad for every
     parameter; loss_history gets, per epoch, the plain mean of that epoch's batch losses.
+    grad_noise: a function applied to each batch's grads before the update (the noise the grader
+    adds to what the student's two_layer_net_loss returns: `autograder.sandbox.noise_draws`).
     Returns (params, loss_history)."""
     n = len(x)
     init_seed = 0 if mistake == "init_default_seed" else seed
@@ -161,6 +172,8 @@ def train_replay(
             batch = order[start : start + batch_size]
             labels = y[start : start + batch_size] if mistake == "labels_in_order" else y[batch]
             loss, grads = two_layer_loss_and_grads(params, x[batch], labels)
+            if grad_noise is not None:
+                grads = grad_noise(grads)
             params = {key: params[key] - step * grads[key] for key in params}
             losses.append(loss)
             sizes.append(len(batch))

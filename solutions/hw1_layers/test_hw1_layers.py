@@ -51,7 +51,7 @@ from autograder.checks import (
     sigmoid_hints,
     softmax_gradient_hints,
 )
-from autograder.sandbox import Program
+from autograder.sandbox import Program, noise_draws
 from autograder.suite import question, student_call
 
 N, D, M = 4, 5, 3  # batch, input and output sizes of the small checks
@@ -103,7 +103,9 @@ def expect_layer_values(layer, inputs, upstream, out, grads):
     if layer == "linear":
         x, W, b = inputs
         expect_close(out, ref.linear(x, W, b), "linear_forward", "out", hints={"Add the bias b.": x @ W})
-        for name, actual in zip(("dx", "dW", "db"), expect_tuple(grads, 3, "linear_backward", "dx, dW, db")):
+        grads = expect_tuple(grads, 3, "linear_backward", "dx, dW, db")
+        expect_linear_order(grads, x, W, b)
+        for name, actual in zip(("dx", "dW", "db"), grads):
             check_linear_gradient(name, actual, x, W, b, upstream)
         return
     (x,) = inputs
@@ -263,6 +265,11 @@ def _probe_backward(student, layer):
         return slow, wrong
     if bwd.seconds > bound:
         return f"{backward} took {bwd.seconds:.3g} s for {sizes}; {context}", wrong
+    if layer == "linear":
+        try:
+            expect_linear_order(grads, *inputs)
+        except CheckFailed as failure:
+            return slow, {name: str(failure) for _, name in wrt}
     for gradient, (position, name) in zip(grads, wrt):
         try:
             check_large_gradient(layer, gradient, position, name, inputs, upstream, reference_forward)
@@ -287,6 +294,8 @@ def check_large_backward(student, layer, rng):
     _, _, grads = forward_then_backward(
         student, f"{layer}_forward", f"{layer}_backward", inputs, upstream, len(wrt), "", timeout=timeout
     )
+    if layer == "linear":
+        expect_linear_order(grads, *inputs)
     for gradient, (position, name) in zip(grads, wrt):
         check_large_gradient(layer, gradient, position, name, inputs, upstream, reference_forward)
     if layer != "linear":  # the exact derivative (relu's inputs stay away from the kink here)
@@ -371,6 +380,21 @@ def network_order_gradients(student, x, W, b, dout):
     return expect_tuple(grads.value, 3, "linear_backward", "dx, dW, db")
 
 
+def expect_linear_order(grads, x, W, b) -> None:
+    """linear_backward's three outputs in the notebook's order: when their shapes are those of
+    dx, dW and db in another order, say so (rather than a shape hint about one of them)."""
+    wanted = {"dx": x.shape, "dW": W.shape, "db": b.shape}
+    shapes = [getattr(g, "shape", None) for g in grads]
+    if shapes == list(wanted.values()):
+        return
+    for order in (("dx", "db", "dW"), ("dW", "dx", "db"), ("dW", "db", "dx"), ("db", "dx", "dW"), ("db", "dW", "dx")):
+        if shapes == [wanted[name] for name in order]:
+            raise CheckFailed(
+                f"linear_backward returned arrays shaped like ({', '.join(order)}) (shapes {', '.join(map(str, shapes))} "
+                f"for x {x.shape}, W {W.shape}, b {b.shape}): return them in the order dx, dW, db."
+            )
+
+
 def check_linear_gradients(student, x, W, b, dout, which=("dx", "dW", "db")):
     """linear_backward's outputs `which`, called in a network's order (network_order_gradients); when
     that fails, called right after its own forward: if right there, the cache hint (the backward does
@@ -378,12 +402,14 @@ def check_linear_gradients(student, x, W, b, dout, which=("dx", "dW", "db")):
     names = ("dx", "dW", "db")
     try:
         grads = network_order_gradients(student, x, W, b, dout)
+        expect_linear_order(grads, x, W, b)
         for name in which:
             check_linear_gradient(name, grads[names.index(name)], x, W, b, dout)
     except CheckFailed as failure:
         _, _, grads = forward_then_backward(
             student, "linear_forward", "linear_backward", (x, W, b), dout, 3, "dx, dW, db"
         )
+        expect_linear_order(grads, x, W, b)
         for name in which:
             check_linear_gradient(name, grads[names.index(name)], x, W, b, dout)
         raise CheckFailed(
@@ -919,6 +945,11 @@ def _layer_checks(student, layer):
             raise CheckFailed(f"{failure} {hint}".rstrip()) from None
 
 
+NO_TRAINING_POINTS = (
+    "Training's checks give no points while a layer two_layer_net_loss uses fails its own checks (the notebook)."
+)
+
+
 def layers_verdict(student):
     """ "" when the layers two_layer_net_loss uses pass their own checks, else which one fails and how."""
     if "layers" not in _training_verdicts:
@@ -1003,7 +1034,8 @@ def exactness_verdict(student):
                 if worst <= NET_EXACT_RTOL
                 else f"two_layer_net_loss's gradients pass the numerical check but are not equal to backpropagation's "
                 f"(relative error {worst:.1e}; backpropagation through your layers agrees to about 1e-13). "
-                "Finite differences give gradients like that: it must use your layers' backward functions. "
+                "Finite differences give gradients like that, in two_layer_net_loss or in a layer's backward: it "
+                "must use your layers' backward functions, each computing the chain rule's exact numbers. "
                 "Over many steps the difference grows until the run leaves the grader's replay."
             )
         _training_verdicts["exactness"] = verdict
@@ -1011,88 +1043,92 @@ def exactness_verdict(student):
 
 
 # The notebook: two_layer_net_loss uses *your* layer functions. The gradients of a complex step of
-# the loss are exact to rounding, so exactness_verdict cannot see it (red team round 4). The
-# grader calls two_layer_net_loss twice in one program: as it is, then with softmax_cross_entropy's
-# dscores doubled and relu_backward's dx multiplied by 4 (`Program.scale_outputs`). Backpropagation
-# through the layers gives grads W2, b2 exactly twice and W1, b1 exactly 8 times the first ones
-# (multiplying by a power of two is exact in floating point, and every backward step is linear in
-# its upstream gradient); a loss differentiated any other way does not change.
-LAYER_USE_SCALES = {"softmax_cross_entropy": [1.0, 2.0], "relu_backward": [4.0]}
-LAYER_USE_EXPECTED = {"W2": 2.0, "b2": 2.0, "W1": 8.0, "b1": 8.0}
+# the loss are exact to rounding, so exactness_verdict cannot see it (red team round 5). The
+# grader calls two_layer_net_loss with small random noise added to the dscores the student's
+# softmax_cross_entropy returns and to the dx of relu_backward (`Program.add_noise`, drawn from a
+# seed of the operating system's entropy): backpropagation through the layers carries the noise
+# into the gradients exactly as the grader's own backpropagation with the same noise says
+# (ref.two_layer_loss_and_grads); a loss differentiated any other way, or gradients that only
+# look at what a layer returns, do not. Checked at the small size and at the training tests'
+# batch sizes and widths (a switch on the size cannot pass one and fail the others).
+LAYER_USE_SIZES = ((7, 4, 6, 3), (30, 2, 64, 3), (32, 64, 64, 10))  # (N, D, H, C)
+LAYER_USE_RTOL = 1e-9  # of the largest gradient entry: different but correct orders of summation agree to ~1e-15
+
+
+def _layer_use_at(student, n, d, h, c, rng) -> str:
+    params, x, y = ref.init_two_layer(d, h, c, rng), rng.standard_normal((n, d)), rng.integers(0, c, n)
+    params["b1"] = rng.uniform(0.1, 0.5, h)  # away from ReLU's kink
+    seeds = np.random.SeedSequence().generate_state(2)
+    program = Program("two_layer_net_loss, with noise added to what your layers return")
+    program.add_noise("softmax_cross_entropy", 1, int(seeds[0]), 1.0 / n)
+    program.add_noise("relu_backward", None, int(seeds[1]), 1.0 / n)
+    call = program.call("two_layer_net_loss", params, x, y)
+    _, expected = ref.two_layer_loss_and_grads(
+        params, x, y, noise_draws(int(seeds[0]), 1.0 / n), noise_draws(int(seeds[1]), 1.0 / n)
+    )
+    how = (
+        f"The grader called two_layer_net_loss (x of shape ({n}, {d}), hidden size {h}, {c} classes) with small "
+        "random noise added to the dscores your softmax_cross_entropy returns and to the dx your relu_backward "
+        "returns: backpropagation through your layers carries that noise into the gradients, as the grader's "
+        "backpropagation with the same noise does."
+    )
+    rule = (
+        "The notebook: two_layer_net_loss uses your layer functions, called by their names (forward through the "
+        "layers, then backward in reverse order, each backward given what the one before returned); gradients "
+        "of the loss found another way (finite differences, a complex step, the chain rule written out again, "
+        "a layer function kept under another name) earn no gradient points."
+    )
+    try:
+        (result,) = student_call(student.run, program, [call], timeout=SMALL_BACKWARD_TIMEOUT_SECONDS)
+        grads = _check_params(
+            expect_tuple(result, 2, "two_layer_net_loss", "loss, grads")[1], _shapes(d, h, c), "two_layer_net_loss"
+        )
+    except CheckFailed as failure:
+        return f"{how} That call failed: {failure} {rule}"
+    off = [
+        key
+        for key in ("W2", "b2", "W1", "b1")
+        if not np.max(np.abs(grads[key] - expected[key])) <= LAYER_USE_RTOL * max(np.max(np.abs(expected[key])), 1e-300)
+    ]
+    if not off:
+        return ""
+    missing = []
+    if "W2" in off or "b2" in off:
+        missing.append("softmax_cross_entropy's dscores")
+    if "W1" in off or "b1" in off:
+        missing.append("relu_backward's dx")
+    return (
+        f"two_layer_net_loss's gradients are right, but they do not come from {' and '.join(missing)}: "
+        f"{', '.join(f'grads[{key!r}]' for key in off)} did not carry the noise. {how} {rule}"
+    )
 
 
 def layer_use_verdict(student):
     """ "" when two_layer_net_loss takes its gradients from the student's softmax_cross_entropy and
-    relu_backward (called by their names), else what was seen. Asked once its gradients passed."""
+    relu_backward (called by their names) at every size of LAYER_USE_SIZES, else what was seen.
+    Asked once its gradients passed."""
     if "layer use" not in _training_verdicts:
         rng = np.random.default_rng(13)
-        params, x, y = ref.init_two_layer(4, 6, 3, rng), rng.standard_normal((7, 4)), rng.integers(0, 3, 7)
-        params["b1"] = rng.uniform(0.1, 0.5, 6)  # away from ReLU's kink
-        program = Program("two_layer_net_loss, then again with your layers' gradients scaled")
-        plain = program.call("two_layer_net_loss", params, x, y)
-        for name, factors in LAYER_USE_SCALES.items():
-            program.scale_outputs(name, factors)
-        scaled = program.call("two_layer_net_loss", params, x, y)
-        how = (
-            "The grader called two_layer_net_loss as it is, then with the dscores your softmax_cross_entropy returns "
-            "doubled and the dx your relu_backward returns multiplied by 4: backpropagation through your layers "
-            "then gives grads['W2'] and grads['b2'] exactly 2 times and grads['W1'] and grads['b1'] exactly 8 times "
-            "what they were."
-        )
-        rule = (
-            "The notebook: two_layer_net_loss uses your layer functions, called by their names (forward through the "
-            "layers, then backward in reverse order); gradients of the loss found any other way (finite differences, "
-            "a complex step, the chain rule written out again) earn no gradient points."
-        )
-        try:
-            results = student_call(student.run, program, [plain, scaled], timeout=SMALL_BACKWARD_TIMEOUT_SECONDS)
-            shapes = _shapes(4, 6, 3)
-            first = _check_params(
-                expect_tuple(results[0], 2, "two_layer_net_loss", "loss, grads")[1],
-                shapes,
-                "two_layer_net_loss",
-                "grads",
-            )
-            second = _check_params(
-                expect_tuple(results[1], 2, "two_layer_net_loss", "loss, grads")[1],
-                shapes,
-                "two_layer_net_loss",
-                "grads",
-            )
-        except CheckFailed as failure:
-            verdict = f"{how} That call failed: {failure} {rule}"
-        else:
-            seen = {}
-            for key, factor in LAYER_USE_EXPECTED.items():
-                if not np.all(
-                    np.abs(second[key] - factor * first[key]) <= 1e-12 * np.abs(factor * first[key]) + 1e-300
-                ):
-                    norm = float(np.sum(first[key] * first[key]))
-                    seen[key] = float(np.sum(second[key] * first[key]) / norm) if norm > 0 else float("nan")
-            if not seen:
-                verdict = ""
-            else:
-                missing = []
-                if "W2" in seen or "b2" in seen:
-                    missing.append("softmax_cross_entropy's dscores")
-                if "W1" in seen or "b1" in seen:
-                    missing.append("relu_backward's dx")
-                ratios = ", ".join(f"grads[{key!r}] {ratio:.3g} times" for key, ratio in seen.items())
-                verdict = (
-                    f"two_layer_net_loss's gradients are right, but they do not come from {' and '.join(missing)}. "
-                    f"{how} Yours became {ratios}. {rule}"
-                )
+        verdict = ""
+        for size in LAYER_USE_SIZES:
+            verdict = _layer_use_at(student, *size, rng)
+            if verdict:
+                break
         _training_verdicts["layer use"] = verdict
     return _training_verdicts["layer use"]
 
 
 def with_dependencies(student, check):
-    """Run check(); if it fails and a layer two_layer_net_loss uses fails its own checks, say so first."""
+    """Run check(). Training's checks credit nothing while a layer two_layer_net_loss uses fails its
+    own checks (the notebook says so): that layer is named first, with what check() saw if it failed."""
     try:
         check()
     except CheckFailed as failure:
         dependency = layers_verdict(student)
         raise CheckFailed(f"{dependency} {failure}" if dependency else str(failure)) from None
+    dependency = layers_verdict(student)
+    if dependency:
+        raise CheckFailed(f"{dependency} {NO_TRAINING_POINTS}")
 
 
 def _norm_error(actual, expected):
@@ -1463,42 +1499,58 @@ def trajectory_difference(params, history, expected_params, expected_history, ca
 def loop_use_problem(student, x, y, hidden, learning_rate, epochs, seed, shapes, start) -> str:
     """ "" when a run that matched the replay takes its gradients from two_layer_net_loss, and that
     from the layers (layer_use_verdict); else what was seen. The grader runs train_two_layer_net
-    again with the grads two_layer_net_loss returns doubled and learning_rate halved: a loop that
-    steps by learning_rate * grads from two_layer_net_loss makes exactly the same run (halving and
-    doubling are exact in floating point); one that computes its own gradients does not."""
-    program = Program("train_two_layer_net, with two_layer_net_loss's grads doubled and learning_rate halved")
-    program.scale_outputs("two_layer_net_loss", [1.0, 2.0])
+    again with small random noise added to the grads two_layer_net_loss returns (a fresh seed from
+    the operating system's entropy) and replays the procedure with the same noise: a loop that steps
+    by learning_rate * grads from two_layer_net_loss follows it; one that computes its own
+    gradients, or remembers an earlier run, does not."""
+    noise_seed, scale = int(np.random.SeedSequence().generate_state(1)[0]), 1e-2
+    program = Program("train_two_layer_net, with noise added to the grads two_layer_net_loss returns")
+    program.add_noise("two_layer_net_loss", 1, noise_seed, scale)
     run = program.call(
         "train_two_layer_net",
         x,
         y,
         hidden_size=hidden,
-        learning_rate=learning_rate / 2,
+        learning_rate=learning_rate,
         epochs=epochs,
         batch_size=BATCH_SIZE,
         seed=seed,
     )
     how = (
-        f"the run matches the grader's replay, but the grader ran it again with learning_rate halved "
-        f"({learning_rate / 2:g}) and the grads two_layer_net_loss returns doubled, which leaves a loop that steps by learning_rate * grads "
-        "from two_layer_net_loss exactly the same run"
+        "the run matches the grader's replay, but the grader ran it again with small random noise added to the "
+        "grads your two_layer_net_loss returns (and replayed the procedure with the same noise): a loop that "
+        "steps by learning_rate * grads from two_layer_net_loss follows that replay"
     )
     rule = (
         "The notebook: for each batch, loss, grads = two_layer_net_loss(params, x[batch], y[batch]), then "
-        "param -= learning_rate * grad; the loop may not compute its own gradients."
+        "param -= learning_rate * grad, calling two_layer_net_loss by its name (a reference kept under another "
+        "name, such as an alias or a default argument, is not the function the autograder changes); the loop may "
+        "not compute its own gradients or reuse an earlier run."
     )
     try:
         (result,) = student_call(student.run, program, [run], timeout=120)
         params, history = expect_tuple(result, 2, "train_two_layer_net", "params, loss_history")
         params = _check_params(params, shapes, "train_two_layer_net")
-        expected_params, expected_history = ref.train_replay(x, y, hidden, learning_rate, epochs, BATCH_SIZE, seed)
+        expected_params, expected_history = ref.train_replay(
+            x, y, hidden, learning_rate, epochs, BATCH_SIZE, seed, grad_noise=noise_draws(noise_seed, scale)
+        )
         difference = trajectory_difference(params, history, expected_params, expected_history, "that run", start)
     except CheckFailed as failure:
         difference = f"that run failed: {failure}"
     if difference:
-        return f"{how}; {difference} {rule}"
+        plain_params, plain_history = ref.train_replay(x, y, hidden, learning_rate, epochs, BATCH_SIZE, seed)
+        unchanged = (
+            not trajectory_difference(params, history, plain_params, plain_history, "", start)
+            if ("failed" not in difference)
+            else False
+        )
+        seen = "; yours ran as if there were no noise" if unchanged else ""
+        return f"{how}{seen}: {difference} {rule}"
     if not gradients_verdict(student) and layer_use_verdict(student):
-        return f"the run matches the grader's replay, but the two_layer_net_loss it uses does not use your layers: {layer_use_verdict(student)}"
+        return (
+            "the run matches the grader's replay, but the two_layer_net_loss it uses does not use your layers: "
+            f"{layer_use_verdict(student)}"
+        )
     return ""
 
 
@@ -1536,6 +1588,9 @@ def check_training_run(student, x, y, hidden, learning_rate, epochs, seed, task,
     except CheckFailed as failure:  # a crash, a timeout, nan after diverging: diagnose as well
         observed = f"{call}: {failure}"
     if not observed:
+        dependency = layers_verdict(student)
+        if dependency:
+            raise CheckFailed(f"{dependency} {NO_TRAINING_POINTS}")
         problem = loop_use_problem(student, x, y, hidden, learning_rate, epochs, seed, shapes, start)
         if problem:
             raise CheckFailed(f"{call}: {problem}")

@@ -8,9 +8,11 @@ Every hint names a mistake only when the grader has checked it: the student's nu
 that mistake gives (computed here), or a replay of that mistake matches.
 
 Gradients are credited only when they are backpropagation's: exact to 1e-12 (finite differences are
-not), and at backpropagation's cost (`expect_backpropagation`: a graph of 20,000 leaves; a method
-that re-evaluates the graph once per leaf, such as a complex step, is exact but too slow there).
-Known limits (README, Security, row 22): a per-leaf method that re-evaluates only each leaf's path
+not), sent through nodes the grader makes itself with its own `_backward` (a method that
+differentiates each node's operation, such as a vectorised complex step or forward mode, cannot),
+and at backpropagation's cost (`expect_backpropagation`: a graph of 20,000 leaves; a method that
+re-evaluates the graph once per leaf, such as a complex step, is exact but too slow there).
+Known limits (README, Security, rows 22 and 23): a per-leaf method that re-evaluates only each leaf's path
 to the root costs about what a correct backward() with a list for its visited set does; a complex
 step in graph_by_hand (tiny fixed graphs: no cost difference) passes; train may compute off the
 engine once Value and MLP pass their checks; the no-recursion watch (0.5 pt) follows threading and
@@ -272,6 +274,18 @@ def check_exact(graph, grads: list, where: str) -> None:
     """Every leaf's grad equals backpropagation's to EXACT_RTOL of its rounding scale."""
     exact, scales = ref.exact_gradients(graph)
     for k, (actual, wanted, scale) in enumerate(zip(grads, exact, scales)):
+        if actual == 0 and wanted != 0:  # tiny gradients (tanh at 10: 8e-9) pass the numerical check as 0
+            nothing = all(g == 0 for g in grads)
+            raise CheckFailed(
+                f"Value: d/d{LEAF_NAMES[k]} of {where} is 0.0, but backpropagation gives {wanted!r}: no gradient "
+                "reached this leaf. "
+                + (
+                    "Every leaf's grad is 0 after backward(): backward() must set the root's grad to 1 before "
+                    "calling the _backward functions (nothing flows back from a root whose grad is 0)."
+                    if nothing
+                    else GRADIENT_HINT
+                )
+            )
         if abs(actual - wanted) > EXACT_RTOL * scale + 1e-15:
             raise CheckFailed(
                 f"Value: d/d{LEAF_NAMES[k]} of {where} is {actual!r}, but backpropagation (the chain rule, "
@@ -461,19 +475,26 @@ def _wide_run(student, values: list[float], chain: bool) -> tuple[str, str]:
 # grader makes nodes of its own, as the notebook says it does: Value(data, (child, ...), "grader")
 # with a `_backward` that adds its own local gradients (which no operation's derivative gives),
 # joined by the student's `+`, and checks that the gradient arrives through them.
-GRADER_NODES = "c = Value(2.0, (a, b), 'grader'), s = c + a, d = Value(-1.0, (s, b), 'grader')"
-GRADER_NODES_EXPECTED = {"a": 1.5 * 3.0 + 1.5, "b": 1.5 * -0.5 + 2.0, "c": 1.5}
+GRADER_NODES = "c = Value(2.0, (a, b), 'grader'), s = c + a, d = Value(-1.0, (s, b), 'grader'), loss = d + a"
+GRADER_NODES_EXPECTED = {"a": 1.5 * (3.0 + 1.0) + 1.0, "b": 1.5 * -0.5 + 2.0}  # leaves only: see below
 
 
 def _grader_nodes_problem(student) -> str:
-    """ "" when backward() sends gradients through nodes with the grader's own _backward, else why not."""
+    """ "" when backward() sends gradients through nodes with the grader's own _backward, else why
+    not, by what was seen: the leaves' grads, and how often each grader node's _backward ran.
+    Only leaves are read (an engine may clear inner nodes' grads after backward(), as PyTorch does)."""
     program = Program("Value with the grader's own nodes", max_depth=DEPTH_LIMIT)
     a, b = program.call("Value", 0.5), program.call("Value", -1.5)
     c = program.node("Value", 2.0, [a, b], [3.0, -0.5], "grader")  # dc/da = 3, dc/db = -0.5
     s = program.op("add", c, a)
     d = program.node("Value", -1.0, [s, b], [1.5, 2.0], "grader")  # dd/ds = 1.5, dd/db = 2
-    program.method(d, "backward")
-    returns = [program.get(a, "grad"), program.get(b, "grad"), program.get(c, "grad")]
+    loss = program.op("add", d, a)  # a path around the grader's nodes: nothing arriving at all is told apart
+    program.method(loss, "backward")
+    returns = [program.get(a, "grad"), program.get(b, "grad"), program.backward_calls(c), program.backward_calls(d)]
+    graph = (
+        f"a = Value(0.5), b = Value(-1.5), {GRADER_NODES} with dc/da = 3, dc/db = -0.5, dd/ds = 1.5, dd/db = 2; "
+        "then loss.backward()"
+    )
     rule = (
         "The notebook: backward() calls every node's _backward, in reverse topological order, and that is "
         "all it does to the gradients; the grader builds nodes of its own as Value(data, children, op) and "
@@ -481,9 +502,10 @@ def _grader_nodes_problem(student) -> str:
         "constructor stores (_children) and on _backward."
     )
     try:
-        grads = dict(zip("abc", run_values(student, program, returns)))
+        *leaf_grads, calls_c, calls_d = run_values(student, program, returns)
     except CheckFailed as failure:
-        return f"with the grader's own nodes ({GRADER_NODES}; then d.backward()), {failure}. {rule}"
+        return f"with the grader's own nodes ({graph}), {failure}. {rule}"
+    grads = dict(zip(GRADER_NODES_EXPECTED, leaf_grads))
     wrong = [
         f"{name}.grad is {describe(grads[name])}, expected {wanted!r}"
         for name, wanted in GRADER_NODES_EXPECTED.items()
@@ -491,12 +513,33 @@ def _grader_nodes_problem(student) -> str:
     ]
     if not wrong:
         return ""
+    seen = f"with the grader's own nodes ({graph}): {'; '.join(wrong)}."
+    if all(grads[name] == 0 for name in grads):
+        return (
+            f"{seen} Every leaf's grad is 0: backward() must set the root's grad to 1 before calling the _backward "
+            "functions (nothing flows back from a root whose grad is 0)."
+        )
+    if calls_c == 0 and calls_d == 0:
+        return (
+            f"backward() did not send the gradient through nodes the grader made itself: it never called their "
+            f"_backward functions, {seen} Gradients that do not come from the nodes' _backward functions (finite "
+            f"differences, a complex step, forward mode) are not backpropagation. {rule}"
+        )
+    if calls_c == 0 or calls_d == 0:
+        never = "c" if calls_c == 0 else "d"
+        return (
+            f"{seen} backward() never called the _backward of the grader's node {never}: it must reach every node "
+            "through the _children the constructor stores (the grader builds its nodes with Value(data, children, op), "
+            "so __init__ keeps the children it is given)."
+        )
+    if calls_c != 1 or calls_d != 1:
+        return (
+            f"{seen} backward() called the _backward of the grader's node c {calls_c} times and of d {calls_d} "
+            "times: each node's _backward runs exactly once, after every node that uses it (reverse topological order)."
+        )
     return (
-        f"backward() did not send the gradient through nodes the grader made itself, whose _backward adds "
-        f"local gradients of its choosing (a = Value(0.5), b = Value(-1.5), {GRADER_NODES} with dc/da = 3, "
-        f"dc/db = -0.5, dd/ds = 1.5, dd/db = 2; then d.backward()): {'; '.join(wrong)}. Gradients that do not "
-        f"come from the nodes' _backward functions (finite differences, a complex step, forward mode) are "
-        f"not backpropagation. {rule}"
+        f"{seen} backward() called each of the grader's nodes' _backward once, but the gradients that arrived are "
+        f"wrong: {GRADIENT_HINT}"
     )
 
 
@@ -646,6 +689,12 @@ def test_value_reused_nodes_accumulate(student):
 @question("value", points=0.5)
 def test_value_deep_graph(student):
     """backward on a chain of 20,000 operations, without recursion (Python's default recursion limit)"""
+    check_deep_chain(student)
+    expect_backpropagation(student, "the chain's gradient is right, but")
+
+
+def check_deep_chain(student) -> None:
+    """backward() on a chain of 20,000 operations under Python's default recursion limit: right and exact."""
     depth = 20_000
     chain = [("leaf", 0.5)]
     for _ in range(depth // 2):
@@ -661,7 +710,6 @@ def test_value_deep_graph(student):
     expect_number(data, 0.5 * 1.0001 ** (depth // 2), "Value: data at the end of the chain")
     expect_number(grad, 1.0001 ** (depth // 2), "Value: grad of the first node of the chain", GRADIENT_HINT)
     check_exact(chain, [grad], "the chain of 20,000 operations (a * 1.0001 + 0.0, repeated)")
-    expect_backpropagation(student, "the chain's gradient is right, but")
 
 
 @question("value", points=0.5)
@@ -947,10 +995,30 @@ def _value_problem(student) -> str:
     try:
         for graph, label in graphs:
             check_graph(student, graph, label)
+        for graph in REUSED_INPUTS:
+            check_graph(student, graph, ref.describe(graph))
         check_graph(student, single("relu", 0.0), "a.relu()", expected_grads=[0.0], hints={0: (1.0, RELU_AT_ZERO)})
+        check_deep_chain(student)
     except CheckFailed as failure:
         return str(failure)
     return ""
+
+
+# The same operation applied twice to one input, for each operation of one input: a _backward that
+# assigns (=) instead of adding (+=) loses one of the two (red team round 4: `=` in relu or pow alone
+# passed the training gate).
+REUSED_INPUTS = [
+    [("leaf", 1.3), (op, ("node", 0), *rest), (op, ("node", 0), *rest), ("add", ("node", 1), ("node", 2))]
+    for op, rest in (
+        ("relu", ()),
+        ("tanh", ()),
+        ("exp", ()),
+        ("log", ()),
+        ("sigmoid", ()),
+        ("pow", (("num", 3),)),
+        ("neg", ()),
+    )
+]
 
 
 def _mlp_problem(student) -> str:

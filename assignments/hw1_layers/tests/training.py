@@ -118,37 +118,59 @@ def test_training(linear_forward, linear_backward, relu_forward, relu_backward, 
         finally:
             names[name] = original
 
-    def doubled(original, position):
+    def noisy(position, seed, scale):
+        """A stand-in maker: the function with its output `position` (None: its only output) plus small
+        random noise (a dict: each of its values, in sorted key order), as the autograder adds it."""
+        generator = np.random.default_rng(seed)
 
-        def stand_in(*args):
-            outputs = list(original(*args))
-            value = outputs[position]
-            outputs[position] = {k: 2 * v for k, v in value.items()} if isinstance(value, dict) else 2 * value
-            return tuple(outputs)
-        return stand_in
+        def draw(value):
+            if isinstance(value, dict):
+                return {k: value[k] + scale * generator.standard_normal(np.shape(value[k])) for k in sorted(value)}
+            return value + scale * generator.standard_normal(np.shape(value))
+
+        def make(original):
+
+            def stand_in(*args, **kwargs):
+                result = original(*args, **kwargs)
+                if position is None:
+                    return draw(result)
+                outputs = list(result)
+                outputs[position] = draw(outputs[position])
+                return tuple(outputs)
+            return stand_in
+        return make
 
     def uses_the_layers():
         rng = np.random.default_rng(1)
         params = init_two_layer_net(4, 5, 3, seed=0)
         params['b1'] = rng.uniform(0.1, 0.5, 5)
         x, y = (rng.standard_normal((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
-        _, plain = two_layer_net_loss(params, x, y)
 
-        def scaled_call():
-            return replaced(two_layer_net_loss, 'relu_backward', lambda original: lambda *args: 4 * original(*args), lambda: two_layer_net_loss(params, x, y))
-        _, scaled = replaced(two_layer_net_loss, 'softmax_cross_entropy', lambda original: doubled(original, 1), scaled_call)
-        factors = {'W2': 2.0, 'b2': 2.0, 'W1': 8.0, 'b1': 8.0}
-        wrong = [key for key, f in factors.items() if not np.allclose(scaled[key], f * plain[key], rtol=1e-12, atol=0)]
-        if wrong:
-            raise CheckFailed(f"two_layer_net_loss's gradients are right, but they do not come from your layers: with the dscores your softmax_cross_entropy returns doubled and the dx your relu_backward returns multiplied by 4, backpropagation through your layers gives grads['W2'] and grads['b2'] exactly 2 times and grads['W1'] and grads['b1'] exactly 8 times what they were; {', '.join(wrong)} did not change so. The notebook: two_layer_net_loss uses your layer functions, called by their names.")
+        def noisy_call():
+            return replaced(two_layer_net_loss, 'relu_backward', noisy(None, 2, 1 / 6), lambda: two_layer_net_loss(params, x, y))
+        _, grads = replaced(two_layer_net_loss, 'softmax_cross_entropy', noisy(1, 1, 1 / 6), noisy_call)
+        hidden_in = x @ params['W1'] + params['b1']
+        hidden = np.maximum(hidden_in, 0)
+        scores = hidden @ params['W2'] + params['b2']
+        p = np.exp(scores - scores.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        dscores = (p - np.eye(3)[y]) / 6 + np.random.default_rng(1).standard_normal((6, 3)) / 6
+        dhidden_in = dscores @ params['W2'].T * (hidden_in > 0) + np.random.default_rng(2).standard_normal((6, 5)) / 6
+        expected = {'W1': x.T @ dhidden_in, 'b1': dhidden_in.sum(axis=0), 'W2': hidden.T @ dscores, 'b2': dscores.sum(axis=0)}
+        off = [k for k in ('W2', 'b2', 'W1', 'b1') if not np.allclose(grads[k], expected[k], rtol=1e-09, atol=1e-12)]
+        if off:
+            raise CheckFailed(f"two_layer_net_loss's gradients are right, but they do not come from your layers: with small random noise added to the dscores your softmax_cross_entropy returns and to the dx your relu_backward returns, backpropagation through your layers carries the noise into the gradients; {', '.join(off)} did not carry it. The notebook: two_layer_net_loss uses your layer functions, called by their names.")
 
     def loop_uses_net_loss():
         x = np.random.default_rng(0).standard_normal((10, 2))
         y = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
-        plain = train_two_layer_net(x, y, hidden_size=4, learning_rate=0.3, epochs=3, batch_size=4, seed=1)
-        again = replaced(train_two_layer_net, 'two_layer_net_loss', lambda original: doubled(original, 1), lambda: train_two_layer_net(x, y, hidden_size=4, learning_rate=0.15, epochs=3, batch_size=4, seed=1))
-        if not np.allclose(np.array(again[1], dtype=float), np.array(plain[1], dtype=float), rtol=1e-12, atol=0):
-            raise CheckFailed(f'train_two_layer_net: with learning_rate halved and the grads two_layer_net_loss returns doubled (which leaves a loop that steps by learning_rate * grads from two_layer_net_loss exactly the same run), loss_history changed from {list(plain[1])} to {list(again[1])}. The notebook: for each batch, loss, grads = two_layer_net_loss(params, x[batch], y[batch]), then param -= learning_rate * grad.')
+
+        def run():
+            return train_two_layer_net(x, y, hidden_size=4, learning_rate=0.3, epochs=3, batch_size=4, seed=1)
+        plain = run()
+        again = replaced(train_two_layer_net, 'two_layer_net_loss', noisy(1, 3, 0.01), run)
+        if np.allclose(np.array(again[1], dtype=float), np.array(plain[1], dtype=float), rtol=1e-12, atol=0):
+            raise CheckFailed(f'train_two_layer_net: with small random noise added to the grads two_layer_net_loss returns, loss_history stayed {list(plain[1])}: the loop does not step with those grads. The notebook: for each batch, loss, grads = two_layer_net_loss(params, x[batch], y[batch]), then param -= learning_rate * grad (the autograder replays your run with the same noise).')
     for check in (loss_and_gradients, uses_the_layers, procedure, loop_uses_net_loss):
         try:
             check()
@@ -156,4 +178,7 @@ def test_training(linear_forward, linear_backward, relu_forward, relu_backward, 
             text = str(failure) if isinstance(failure, CheckFailed) else f'{type(failure).__name__}: {failure}'
             dependency = layers_first()
             raise CheckFailed(f'{dependency} {text}' if dependency else text) from None
+    dependency = layers_first()
+    if dependency:
+        raise CheckFailed(f"{dependency} Training's checks give no points while a layer two_layer_net_loss uses fails its own checks (the notebook).")
 
