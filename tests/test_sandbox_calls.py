@@ -305,3 +305,72 @@ def test_a_program_speed_probe_that_runs_out_of_time_leaves_the_program_usable(s
     assert "did not finish within 2 s" in slow.value.message and "does not run it again" not in slow.value.message
     program = Program("timed")
     assert slow_run.run_program("training", program, [program.call("elementwise", 3)]) == [9.0]
+
+
+CHANGED_OUTPUTS = """
+import numpy as np
+
+def layer(x):
+    return x * 3.0, {"g": x.copy()}
+
+def uses_layer(x):
+    out, grads = layer(x)
+    return out, grads["g"]
+
+def uses_layer_by_keyword(x):
+    return layer(x=x)
+
+class Node:
+    def __init__(self, data, children=(), op=""):
+        self.data, self.grad, self.children, self._backward = data, 0.0, children, lambda: None
+"""
+
+
+def test_changed_outputs_reach_callers_by_name_and_are_restored(tmp_path):
+    """Program.scale_outputs and Program.add_noise replace a function for the rest of one program:
+    callers that use its name see the change (also with keyword calls), the noise is what
+    noise_draws gives, and the next program sees the function as it was."""
+    from autograder.sandbox import noise_draws
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    run = NotebookRun([Cell(0, CHANGED_OUTPUTS)], workdir)
+    x = np.arange(3.0)
+    try:
+        program = Program("scaled")
+        program.scale_outputs("layer", [2.0, 4.0])
+        scaled = program.call("uses_layer", x)
+        by_keyword = program.call("uses_layer_by_keyword", x=x)
+        (out, g), (_, grads) = run.run_program(None, program, [scaled, by_keyword])
+        assert (
+            out.tolist() == (6 * x).tolist()
+            and g.tolist() == (4 * x).tolist()
+            and grads["g"].tolist() == (4 * x).tolist()
+        )
+        program = Program("noisy")
+        program.add_noise("layer", 1, 123, 0.5)
+        first, second = program.call("uses_layer", x), program.call("uses_layer", x)
+        (_, g1), (_, g2) = run.run_program(None, program, [first, second])
+        draw = noise_draws(123, 0.5)
+        assert np.array_equal(g1, draw({"g": x})["g"]) and np.array_equal(g2, draw({"g": x})["g"])
+        program = Program("restored")
+        assert run.run_program(None, program, [program.call("uses_layer", x)])[0][1].tolist() == x.tolist()
+    finally:
+        run.close()
+
+
+def test_a_node_of_the_graders_counts_its_backward_calls(tmp_path):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    run = NotebookRun([Cell(0, CHANGED_OUTPUTS)], workdir)
+    try:
+        program = Program("node")
+        a = program.call("Node", 2.0)
+        out = program.node("Node", 5.0, [a], [3.0], "grader")
+        program.set(out, "grad", 2.0)
+        program.method(out, "_backward")
+        program.method(out, "_backward")
+        grad, calls = run.run_program(None, program, [program.get(a, "grad"), program.backward_calls(out)])
+        assert (grad, calls) == (12.0, 2)
+    finally:
+        run.close()
