@@ -148,3 +148,22 @@ def test_stable_softmax_hint_only_when_shifting_fixes_it():
     with pytest.raises(CheckFailed) as failure:  # wrong everywhere: no stability hint
         expect_stable_softmax(lambda s, labels: (2 * loss, dscores), small + 1000, y, loss, dscores)
     assert "maximum" not in str(failure.value)
+
+
+def test_a_direction_nearly_orthogonal_to_a_right_gradient_is_not_a_failure():
+    """verify found the solution's sigmoid failing 1 seed in 50: a random direction almost orthogonal
+    to the gradient has a slope near 0, and the numerical slope's own rounding was 4e-4 of it."""
+    from autograder.checks import directional_check
+
+    x = np.random.default_rng(1).normal(size=1000) * 100
+    gradient = np.random.default_rng(2).normal(size=1000)
+    v = np.random.default_rng(0).standard_normal(1000)
+    v /= np.linalg.norm(v)
+    gradient -= (gradient @ v) * v  # the first direction directional_check draws with seed 0: slope 0
+
+    def forward(value):
+        return value * gradient  # sum(forward(x) * 1) has the gradient `gradient`
+
+    directional_check(gradient, forward, x, np.ones(1000), "f", "dx", seed=0)
+    with pytest.raises(CheckFailed):
+        directional_check(gradient * 1.01, forward, x, np.ones(1000), "f", "dx", seed=0)
