@@ -485,3 +485,33 @@ def expect_stable_softmax(
             "np.exp overflows to inf or underflows to 0 there: subtract each row's maximum before exp."
         )
     raise CheckFailed(found)
+
+
+def noise_draws(seed: int, scale: float) -> Callable[[Any], Any]:
+    """Small random noise, call after call: `draw(value)` returns value plus `scale` times standard
+    normal noise from ``np.random.default_rng(seed)`` (a dict: each of its values, in sorted key
+    order). The grader adds it to what a student's function returns (`with_noise`, run in the
+    sandbox and in the public tests) and draws the same to compute what the callers must make of it."""
+    generator = np.random.default_rng(seed)
+
+    def draw(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: value[key] + scale * generator.standard_normal(np.shape(value[key])) for key in sorted(value)}
+        return value + scale * generator.standard_normal(np.shape(value))
+
+    return draw
+
+
+def with_noise(function: Callable, position: int | None, seed: int, scale: float) -> Callable:
+    """`function` with its output `position` (None: its only output) plus `noise_draws(seed, scale)`."""
+    draw = noise_draws(seed, scale)
+
+    def noisy(*args: Any, **kwargs: Any) -> Any:
+        result = function(*args, **kwargs)
+        if position is None:
+            return draw(result)
+        outputs = list(result)
+        outputs[position] = draw(outputs[position])
+        return tuple(outputs)
+
+    return noisy

@@ -14,7 +14,7 @@ cells and answers calls) and `watch` (where a request is stuck; stand-ins for hu
 
 from autograder.sandbox.isolation import IsolationError, SandboxIdentity, become_subreaper, isolation_mode
 from autograder.sandbox.process import Limits, SandboxDied, SandboxUnavailable
-from autograder.sandbox.program import Program, Ref, noise_draws
+from autograder.sandbox.program import Program, Ref
 from autograder.sandbox.run import CallResult, Cell, CellOutcome, NotebookRun, StudentError, StudentNamespace
 
 __all__ = [
@@ -33,5 +33,4 @@ __all__ = [
     "StudentNamespace",
     "become_subreaper",
     "isolation_mode",
-    "noise_draws",
 ]

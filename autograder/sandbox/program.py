@@ -71,20 +71,13 @@ class Program:
         """For the rest of this program, the student's global function `name` returns its output
         `position` (None: its only output) plus `scale` times standard normal noise, drawn call after
         call from ``np.random.default_rng(seed)`` (a dict: its values in sorted key order; see
-        `noise_draws`). Restored when the program ends. Only a caller that uses that output
+        `autograder.checks.noise_draws`). Restored when the program ends. Only a caller that uses that output
         passes the noise on; the grader draws the same noise to compute what it must become."""
         return self._add({"kind": "add_noise", "name": name, "args": [position, int(seed), float(scale)]})
 
     def backward_calls(self, node: Ref) -> Ref:
         """How many times the `_backward` that `node` (a `node` step) got from the grader was called."""
         return self._add({"kind": "backward_calls", "slot": node.slot})
-
-    def scale_outputs(self, name: str, factors: list[float]) -> Ref:
-        """For the rest of this program, the student's global function `name` returns its outputs
-        (a tuple, or one value when `factors` has one entry) each multiplied by its factor (a dict:
-        each of its values). Restored when the program ends. Shows whether another function calls
-        `name` by its name: doubling a gradient doubles exactly what is computed from it."""
-        return self._add({"kind": "scale_outputs", "name": name, "args": [float(f) for f in factors]})
 
     def encoded_steps(self, arrays: list) -> list[dict]:
         def argument(value: Any) -> dict:
@@ -98,18 +91,3 @@ class Program:
             )
             for step in self.steps
         ]
-
-
-def noise_draws(seed: int, scale: float):
-    """The noise an `add_noise` step adds, call after call: `draw(value)` returns value plus the next
-    noise (an array, or a dict of arrays in sorted key order), as the sandbox adds it."""
-    import numpy as np
-
-    generator = np.random.default_rng(seed)
-
-    def draw(value):
-        if isinstance(value, dict):
-            return {key: value[key] + scale * generator.standard_normal(np.shape(value[key])) for key in sorted(value)}
-        return value + scale * generator.standard_normal(np.shape(value))
-
-    return draw

@@ -310,40 +310,6 @@ def _adds_local_gradients(out, children: list, local_grads: list):
     return _backward
 
 
-def _scaled(function, factors: list):
-    """`function` with each of its outputs multiplied by its factor (one factor: a single output; a
-    dict output: each of its values)."""
-
-    def times(value, factor):
-        return {key: v * factor for key, v in value.items()} if isinstance(value, dict) else value * factor
-
-    def scaled(*args, **kwargs):
-        result = function(*args, **kwargs)
-        if len(factors) == 1:
-            return times(result, factors[0])
-        return tuple(times(value, factor) for value, factor in zip(result, factors))
-
-    return scaled
-
-
-def _with_noise(function, position, seed: int, scale: float):
-    """`function` with its output `position` (None: its only output) plus noise drawn call after
-    call (see `autograder.sandbox.program.noise_draws`, which the grader uses to draw the same)."""
-    from autograder.sandbox.program import noise_draws
-
-    draw = noise_draws(seed, scale)
-
-    def noisy(*args, **kwargs):
-        result = function(*args, **kwargs)
-        if position is None:
-            return draw(result)
-        outputs = list(result)
-        outputs[position] = draw(outputs[position])
-        return tuple(outputs)
-
-    return noisy
-
-
 class Server:
     def __init__(self, endpoint, shell, output: CappedOutput, watchdog: Watchdog, stand_ins: StandIns):
         from autograder.sandbox import channel
@@ -471,7 +437,7 @@ class Server:
         max_depth = request.get("max_depth")
         watch = DepthWatch(int(max_depth)) if isinstance(max_depth, int) else contextlib.nullcontext()
         with self.names_at(request.get("question")) as namespace:
-            replaced: dict = {}  # names a scale_outputs step replaced -> what they were
+            replaced: dict = {}  # names an add_noise step replaced -> what they were
             try:
                 with watch:
                     failed = self._run_steps(request, namespace, slots, argument, replaced)
@@ -516,15 +482,12 @@ class Server:
                 elif kind == "add_noise":
                     name = step["name"]
                     replaced.setdefault(name, namespace[name])
-                    namespace[name] = _with_noise(namespace[name], *args)
+                    from autograder.checks import with_noise  # not before the sandbox drops its privileges
+
+                    namespace[name] = with_noise(namespace[name], *args)
                     slots.append(None)
                 elif kind == "backward_calls":
                     slots.append(made[step["slot"]].calls)
-                elif kind == "scale_outputs":
-                    name = step["name"]
-                    replaced.setdefault(name, namespace[name])
-                    namespace[name] = _scaled(namespace[name], args)
-                    slots.append(None)
                 else:
                     raise ValueError(f"unknown step {kind!r}")
             except BaseException as error:  # noqa: BLE001

@@ -101,7 +101,7 @@ def two_layer_loss_and_grads(
 ) -> tuple[float, dict]:
     """The loss of `two_layer_loss` and its gradient with respect to every parameter (dict like params).
     dscores_noise, dx_noise: functions applied to the softmax's dscores and to the relu backward's dx
-    (the noise the grader adds to what the student's layers return: `autograder.sandbox.noise_draws`)."""
+    (the noise the grader adds to what the student's layers return: `autograder.checks.noise_draws`)."""
     hidden_in = x @ params["W1"] + params["b1"]
     hidden = relu(hidden_in)
     log_probs = log_softmax(hidden @ params["W2"] + params["b2"])
@@ -154,7 +154,7 @@ def train_replay(
     batch the loss and grads at the current params, then param -= learning_rate * grad for every
     parameter; loss_history gets, per epoch, the plain mean of that epoch's batch losses.
     grad_noise: a function applied to each batch's grads before the update (the noise the grader
-    adds to what the student's two_layer_net_loss returns: `autograder.sandbox.noise_draws`).
+    adds to what the student's two_layer_net_loss returns: `autograder.checks.noise_draws`).
     Returns (params, loss_history)."""
     n = len(x)
     init_seed = 0 if mistake == "init_default_seed" else seed
