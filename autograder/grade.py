@@ -134,6 +134,7 @@ def grade(
             )
     finally:
         if run is not None:
+            print(run.accounting())  # the grader's output: instructors only
             run.close()
         if identity is not None:
             identity.release()  # every process of the uid killed, its temporary files removed

@@ -4,6 +4,7 @@ is not touched)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,15 @@ def grade(hw1: Prepared):
         return document
 
     return run
+
+
+def sandbox_accounting(output: str) -> dict[str, int]:
+    """The grader's line on waiting (NotebookRun.accounting) read from its output: starts, cell
+    timeouts, call timeouts, hang seconds, refused. Tests count timeouts rather than time a
+    grading, which a loaded machine makes slow without anything being wrong."""
+    line = next(line for line in output.splitlines() if line.startswith("sandbox: "))
+    numbers = [int(n) for n in re.findall(r"\d+", line)]
+    return dict(zip(("starts", "cell timeouts", "call timeouts", "hang seconds", "refused"), numbers, strict=True))
 
 
 def write_variant(source: Path, destination: Path, replacements=(), insert=()) -> Path:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import feedback_for, scores_by_question, write_variant
+from conftest import assert_valid_results, feedback_for, sandbox_accounting, scores_by_question, write_variant
+
+from autograder.gradescope import run_zip
 
 FULL = {"linear": 4, "relu": 2, "sigmoid": 2, "mse": 2, "softmax_ce": 4, "param_count": 2, "training": 4}
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="isolation needs the grader to run as root")
@@ -295,18 +296,26 @@ def test_exits_leave_valid_results_and_the_rest_graded(attack, code, words):
 
 
 # 6. endless loops ---------------------------------------------------------------------------------------
-def test_endless_loop_in_a_cell_costs_nothing_else(attack):
-    started = time.monotonic()
-    document = attack(insert=[(RELU_CHECK, "while True:\n    pass")])
-    assert time.monotonic() - started < 60
+def test_endless_loop_in_a_cell_costs_nothing_else(hw1, tmp_path, short_limits):
+    notebook = write_variant(
+        hw1.solution, tmp_path / "hw1_layers.ipynb", insert=[(RELU_CHECK, "while True:\n    pass")]
+    )
+    document, output = run_zip(hw1.zip_path, notebook)
+    assert_valid_results(document)
+    waiting = sandbox_accounting(output)
+    assert (waiting["cell timeouts"], waiting["call timeouts"]) == (1, 0), waiting  # the loop's cell, once
     full_except(scores_by_question(document))
     assert "timed out after 8 s; it was skipped" in document["output"]
 
 
-def test_endless_loop_in_a_function_costs_only_its_question(attack):
-    started = time.monotonic()
-    document = attack([("dx = dout * s * (1 - s)", "while True:\n        pass")])
-    assert time.monotonic() - started < 90
+def test_endless_loop_in_a_function_costs_only_its_question(hw1, tmp_path, short_limits):
+    notebook = write_variant(
+        hw1.solution, tmp_path / "hw1_layers.ipynb", [("dx = dout * s * (1 - s)", "while True:\n        pass")]
+    )
+    document, output = run_zip(hw1.zip_path, notebook)
+    assert_valid_results(document)
+    waiting = sandbox_accounting(output)
+    assert waiting["call timeouts"] == 1 and waiting["refused"] >= 1, waiting  # later uses refused at once
     totals = scores_by_question(document)
     full_except(totals, "sigmoid")
     assert totals["sigmoid"][0] == 1.0  # the two forward checks only

@@ -98,6 +98,8 @@ class NotebookRun:
         ] = {}  # timed out or killed: (message, timed out)
         self.hung: dict[tuple[int, str], str] = {}  # (cell index, function name) -> what happened
         self.hang_seconds = 0.0  # time lost to timeouts of calls so far (not of cells)
+        self.call_timeouts = 0  # grader calls that ran out of time
+        self.refused_calls = 0  # calls refused at once: their function timed out or died before
 
     def _time_left(self, limit: float) -> float:
         """`limit`, cut to a few seconds once timeouts used up the hang budget, and to what is
@@ -194,6 +196,7 @@ class NotebookRun:
         if not death.timed_out:
             return ""
         self.hang_seconds += limit
+        self.call_timeouts += 1
         cut = limit < asked - 0.01  # the grader asked for `asked` s; earlier timeouts left less
         for frame in death.stack[:50]:  # innermost first
             try:
@@ -235,6 +238,14 @@ class NotebookRun:
                 notes.append(outcome.message)
         notes += [message for message in self.hung.values() if not any(message in note for note in notes)]
         return notes
+
+    def accounting(self) -> str:
+        """One line for the instructors' log: where the grading's time went to waiting."""
+        cells = sum(outcome.status == "timeout" for outcome in self.outcomes.values())
+        return (
+            f"sandbox: {self.restarts} start(s), {cells} cell timeout(s), {self.call_timeouts} call timeout(s)"
+            f" ({self.hang_seconds:.0f} s), {self.refused_calls} call(s) refused at once"
+        )
 
     def close(self) -> None:
         if self.sandbox is not None:
@@ -330,6 +341,7 @@ class NotebookRun:
         for key in ((question, label), (ANY_QUESTION, label)):
             if key in self.failed_calls:
                 message, timed_out = self.failed_calls[key]
+                self.refused_calls += 1
                 raise StudentError(message + " (not called again)", timed_out=timed_out)
         try:
             sandbox = self.ensure_running()
