@@ -487,31 +487,44 @@ def expect_stable_softmax(
     raise CheckFailed(found)
 
 
+NOISE_RELATIVE = 0.1  # the random relative change noise_draws makes to each entry
+
+
 def noise_draws(seed: int, scale: float) -> Callable[[Any], Any]:
-    """Small random noise, call after call: `draw(value)` returns value plus `scale` times standard
-    normal noise from ``np.random.default_rng(seed)`` (a dict: each of its values, in sorted key
-    order). The grader adds it to what a student's function returns (`with_noise`, run in the
-    sandbox and in the public tests) and draws the same to compute what the callers must make of it."""
+    """Small random changes, call after call: `draw(value)` returns
+    ``value * (1 + NOISE_RELATIVE * a) + scale * b`` with fresh standard normal arrays a and b (value's
+    shape) from ``np.random.default_rng(seed)`` (a dict: each of its values, in sorted key order).
+    The grader changes what a student's function returns this way (`with_noise`, run in the sandbox
+    and in the public tests) and draws the same to compute what the callers must make of it. The
+    change depends on the value itself, so a call made with other inputs does not reveal it."""
     generator = np.random.default_rng(seed)
+
+    def changed(value: Any) -> Any:
+        relative, offset = generator.standard_normal(np.shape(value)), generator.standard_normal(np.shape(value))
+        return value * (1.0 + NOISE_RELATIVE * relative) + scale * offset
 
     def draw(value: Any) -> Any:
         if isinstance(value, dict):
-            return {key: value[key] + scale * generator.standard_normal(np.shape(value[key])) for key in sorted(value)}
-        return value + scale * generator.standard_normal(np.shape(value))
+            return {key: changed(value[key]) for key in sorted(value)}
+        return changed(value)
 
     return draw
 
 
-def with_noise(function: Callable, position: int | None, seed: int, scale: float) -> Callable:
-    """`function` with its output `position` (None: its only output) plus `noise_draws(seed, scale)`."""
+def with_noise(function: Callable, positions: int | list[int] | None, seed: int, scale: float) -> Callable:
+    """`function` with its outputs `positions` (None: its only output; a list: those, in that order)
+    changed by `noise_draws(seed, scale)`. The returned function counts its calls in `.calls`."""
     draw = noise_draws(seed, scale)
 
     def noisy(*args: Any, **kwargs: Any) -> Any:
+        noisy.calls += 1
         result = function(*args, **kwargs)
-        if position is None:
+        if positions is None:
             return draw(result)
         outputs = list(result)
-        outputs[position] = draw(outputs[position])
+        for position in [positions] if isinstance(positions, int) else positions:
+            outputs[position] = draw(outputs[position])
         return tuple(outputs)
 
+    noisy.calls = 0
     return noisy

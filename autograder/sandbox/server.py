@@ -452,7 +452,7 @@ class Server:
 
     def _run_steps(self, request: dict, namespace: dict, slots: list, argument, replaced: dict) -> bool:
         """The program's steps in order; on the first error, reply with it and return True."""
-        made: dict = {}  # slot of a `node` step -> the _backward the grader gave it
+        made: dict = {}  # slot of a `node` step -> the _backward the grader gave it; name -> with_noise's function
         for index, step in enumerate(request.get("steps", [])):
             try:
                 args = [argument(a) for a in step.get("args", [])]
@@ -484,8 +484,10 @@ class Server:
                     replaced.setdefault(name, namespace[name])
                     from autograder.checks import with_noise  # not before the sandbox drops its privileges
 
-                    namespace[name] = with_noise(namespace[name], *args)
+                    namespace[name] = made[name] = with_noise(namespace[name], *args)
                     slots.append(None)
+                elif kind == "noise_calls":
+                    slots.append(made[step["name"]].calls)
                 elif kind == "backward_calls":
                     slots.append(made[step["slot"]].calls)
                 else:

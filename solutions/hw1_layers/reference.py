@@ -97,25 +97,35 @@ def digits_split(rng: np.random.Generator, test_size: int = 400):
 # chain rule in numpy (the gradient checks never use them: they differentiate the forwards above
 # numerically); `two_layer_loss_and_grads` agrees with numerical gradients of `two_layer_loss`.
 def two_layer_loss_and_grads(
-    params: dict, x: np.ndarray, y: np.ndarray, dscores_noise=None, dx_noise=None
+    params: dict, x: np.ndarray, y: np.ndarray, noise: dict | None = None
 ) -> tuple[float, dict]:
-    """The loss of `two_layer_loss` and its gradient with respect to every parameter (dict like params).
-    dscores_noise, dx_noise: functions applied to the softmax's dscores and to the relu backward's dx
-    (the noise the grader adds to what the student's layers return: `autograder.checks.noise_draws`)."""
+    """The loss of `two_layer_loss` and its gradient with respect to every parameter (dict like params),
+    by backpropagation through the layers in the notebook's order: softmax_cross_entropy, then
+    linear_backward (layer 2), relu_backward, linear_backward (layer 1).
+    noise: {layer function name: draw} for any of "softmax_cross_entropy", "linear_backward",
+    "relu_backward": what the grader does to what the student's function returns
+    (`autograder.checks.with_noise`): draw(dscores); draw(dx), draw(dW), draw(db) at each
+    linear_backward call; draw(dx) of relu_backward. Each draw is applied here in that call order."""
+    noise = noise or {}
+    unchanged = lambda value: value  # noqa: E731
+    softmax_noise, linear_noise, relu_noise = (
+        noise.get(name, unchanged) for name in ("softmax_cross_entropy", "linear_backward", "relu_backward")
+    )
+
+    def linear_backward(dout, inputs, weights):
+        return [linear_noise(value) for value in (dout @ weights.T, inputs.T @ dout, dout.sum(axis=0))]
+
     hidden_in = x @ params["W1"] + params["b1"]
     hidden = relu(hidden_in)
     log_probs = log_softmax(hidden @ params["W2"] + params["b2"])
     n = len(y)
     dscores = np.exp(log_probs)
     dscores[np.arange(n), y] -= 1.0
-    dscores /= n
-    if dscores_noise is not None:
-        dscores = dscores_noise(dscores)
-    dhidden_in = (dscores @ params["W2"].T) * (hidden_in > 0)
-    if dx_noise is not None:
-        dhidden_in = dx_noise(dhidden_in)
-    grads = {"W1": x.T @ dhidden_in, "b1": dhidden_in.sum(axis=0), "W2": hidden.T @ dscores, "b2": dscores.sum(axis=0)}
-    return float(-np.mean(log_probs[np.arange(n), y])), grads
+    dscores = softmax_noise(dscores / n)
+    dhidden, dW2, db2 = linear_backward(dscores, hidden, params["W2"])
+    dhidden_in = relu_noise(dhidden * (hidden_in > 0))
+    _, dW1, db1 = linear_backward(dhidden_in, x, params["W1"])
+    return float(-np.mean(log_probs[np.arange(n), y])), {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
 
 # Mistakes a replay can make on purpose (train_replay's `mistake`), so that a hint names one only

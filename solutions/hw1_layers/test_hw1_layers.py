@@ -21,6 +21,8 @@ mistake matches, and only after the layers and the gradients were checked right.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import reference as ref
 
@@ -1049,63 +1051,108 @@ def exactness_verdict(student):
 
 # The notebook: two_layer_net_loss uses *your* layer functions. The gradients of a complex step of
 # the loss are exact to rounding, so exactness_verdict cannot see it (red team round 5). The
-# grader calls two_layer_net_loss with small random noise added to the dscores the student's
-# softmax_cross_entropy returns and to the dx of relu_backward (`Program.add_noise`, drawn from a
-# seed of the operating system's entropy): backpropagation through the layers carries the noise
-# into the gradients exactly as the grader's own backpropagation with the same noise says
-# (ref.two_layer_loss_and_grads); a loss differentiated any other way, or gradients that only
-# look at what a layer returns, do not. Checked at the small size and at the training tests'
+# grader calls two_layer_net_loss with what the student's softmax_cross_entropy (dscores),
+# linear_backward (dx, dW, db) and relu_backward (dx) return changed by small random amounts
+# (`Program.add_noise`, `noise_draws`: a random relative change plus random noise, fresh for every
+# call, from a seed of the operating system's entropy): backpropagation through the layers carries
+# the changes into the gradients exactly as the grader's own backpropagation with the same changes
+# says (ref.two_layer_loss_and_grads); a loss differentiated any other way, the chain rule written
+# out again, or a layer called with other inputs to read the change (red team round 6: relu_backward
+# of zeros added to an inline backward) does not: the change depends on the layer's real inputs,
+# and every extra call draws a fresh one. Checked at the small size and at the training tests'
 # batch sizes and widths (a switch on the size cannot pass one and fail the others).
 LAYER_USE_SIZES = ((7, 4, 6, 3), (30, 2, 64, 3), (32, 64, 64, 10))  # (N, D, H, C)
 LAYER_USE_RTOL = 1e-9  # of the largest gradient entry: different but correct orders of summation agree to ~1e-15
+LAYER_CALLS = {"softmax_cross_entropy": 1, "linear_backward": 2, "relu_backward": 1}  # per two_layer_net_loss
+LAYER_OUTPUTS = {"softmax_cross_entropy": 1, "linear_backward": [0, 1, 2], "relu_backward": None}  # changed
+LAYER_CALL_WORDS = {
+    "softmax_cross_entropy": "once: it gives the loss and dscores",
+    "linear_backward": "twice: once per linear layer",
+    "relu_backward": "once: one ReLU layer",
+}
+LAYER_USE_RULE = (
+    "The notebook: two_layer_net_loss uses your layer functions, called by their names, each once per layer "
+    "(forward through the layers, then backward in reverse order, each backward given what the one before "
+    "returned); gradients of the loss found another way (finite differences, a complex step, the chain rule "
+    "written out again, a layer called with other inputs, a layer function kept under another name) earn no "
+    "training points."
+)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _gradients_match(grads, expected) -> list[str]:
+    """The keys of `expected` whose gradient in `grads` is off by more than LAYER_USE_RTOL."""
+    return [
+        key
+        for key in ("W2", "b2", "W1", "b1")
+        if not np.max(np.abs(grads[key] - expected[key])) <= LAYER_USE_RTOL * max(np.max(np.abs(expected[key])), 1e-300)
+    ]
 
 
 def _layer_use_at(student, n, d, h, c, rng) -> str:
     params, x, y = ref.init_two_layer(d, h, c, rng), rng.standard_normal((n, d)), rng.integers(0, c, n)
     params["b1"] = rng.uniform(0.1, 0.5, h)  # away from ReLU's kink
-    seeds = np.random.SeedSequence().generate_state(2)
-    program = Program("two_layer_net_loss, with noise added to what your layers return")
-    program.add_noise("softmax_cross_entropy", 1, int(seeds[0]), 1.0 / n)
-    program.add_noise("relu_backward", None, int(seeds[1]), 1.0 / n)
+    seeds = dict(zip(LAYER_CALLS, (int(seed) for seed in np.random.SeedSequence().generate_state(len(LAYER_CALLS)))))
+    program = Program("two_layer_net_loss, with what your layers return changed a little")
+    for name in LAYER_CALLS:
+        program.add_noise(name, LAYER_OUTPUTS[name], seeds[name], 1.0 / n)
     call = program.call("two_layer_net_loss", params, x, y)
-    _, expected = ref.two_layer_loss_and_grads(
-        params, x, y, noise_draws(int(seeds[0]), 1.0 / n), noise_draws(int(seeds[1]), 1.0 / n)
-    )
+    counts = [program.noise_calls(name) for name in LAYER_CALLS]
+
+    def expected_with(names):
+        return ref.two_layer_loss_and_grads(params, x, y, {name: noise_draws(seeds[name], 1.0 / n) for name in names})[
+            1
+        ]
+
     how = (
-        f"The grader called two_layer_net_loss (x of shape ({n}, {d}), hidden size {h}, {c} classes) with small "
-        "random noise added to the dscores your softmax_cross_entropy returns and to the dx your relu_backward "
-        "returns: backpropagation through your layers carries that noise into the gradients, as the grader's "
-        "backpropagation with the same noise does."
-    )
-    rule = (
-        "The notebook: two_layer_net_loss uses your layer functions, called by their names (forward through the "
-        "layers, then backward in reverse order, each backward given what the one before returned); gradients "
-        "of the loss found another way (finite differences, a complex step, the chain rule written out again, "
-        "a layer function kept under another name) earn no gradient points."
+        f"The grader called two_layer_net_loss (x of shape ({n}, {d}), hidden size {h}, {c} classes) with what your "
+        "softmax_cross_entropy (dscores), linear_backward (dx, dW, db) and relu_backward (dx) return changed by small "
+        "random amounts, new at every call: backpropagation through your layers carries the changes into the "
+        "gradients, as the grader's backpropagation with the same changes does."
     )
     try:
-        (result,) = student_call(student.run, program, [call], timeout=SMALL_BACKWARD_TIMEOUT_SECONDS)
+        result, *calls = student_call(student.run, program, [call, *counts], timeout=SMALL_BACKWARD_TIMEOUT_SECONDS)
         grads = _check_params(
             expect_tuple(result, 2, "two_layer_net_loss", "loss, grads")[1], _shapes(d, h, c), "two_layer_net_loss"
         )
     except CheckFailed as failure:
-        return f"{how} That call failed: {failure} {rule}"
-    off = [
-        key
-        for key in ("W2", "b2", "W1", "b1")
-        if not np.max(np.abs(grads[key] - expected[key])) <= LAYER_USE_RTOL * max(np.max(np.abs(expected[key])), 1e-300)
-    ]
+        return f"{how} That call failed: {failure} {LAYER_USE_RULE}"
+    off = _gradients_match(grads, expected_with(LAYER_CALLS))
     if not off:
         return ""
-    missing = []
-    if "W2" in off or "b2" in off:
-        missing.append("softmax_cross_entropy's dscores")
-    if "W1" in off or "b1" in off:
-        missing.append("relu_backward's dx")
-    return (
-        f"two_layer_net_loss's gradients are right, but they do not come from {' and '.join(missing)}: "
-        f"{', '.join(f'grads[{key!r}]' for key in off)} did not carry the noise. {how} {rule}"
-    )
+    seen = dict(zip(LAYER_CALLS, calls))
+    wrong_counts = [
+        f"{name} {seen[name]} time{'s' * (seen[name] != 1)} (the network needs it {LAYER_CALL_WORDS[name]})"
+        for name in LAYER_CALLS
+        if seen[name] != LAYER_CALLS[name]
+    ]
+    if wrong_counts:
+        found = f"in one call of two_layer_net_loss your layers were called: {'; '.join(wrong_counts)}."
+    else:
+        names = list(LAYER_CALLS)
+        used = next(
+            (
+                kept
+                for size in range(len(names) - 1, -1, -1)
+                for kept in itertools.combinations(names, size)
+                if not _gradients_match(grads, expected_with(kept))
+            ),
+            None,
+        )
+        if used is not None:
+            ignored = [name for name in names if name not in used]
+            one = len(ignored) == 1
+            found = (
+                f"{_listed(ignored)} {'was' if one else 'were'} called, but "
+                f"{', '.join(f'grads[{key!r}]' for key in off)} are what they would be had {'it' if one else 'they'} "
+                f"returned the unchanged values: the gradients do not use what {'it' if one else 'they'} returned."
+            )
+        else:
+            found = f"{', '.join(f'grads[{key!r}]' for key in off)} did not carry the changes."
+    return f"two_layer_net_loss's gradients are right, but they do not come from your layers: {found} {how} {LAYER_USE_RULE}"
 
 
 def layer_use_verdict(student):

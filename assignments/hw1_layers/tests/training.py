@@ -119,30 +119,38 @@ def test_training(linear_forward, linear_backward, relu_forward, relu_backward, 
             names[name] = original
 
     def noisy(position, seed, scale):
-        """A stand-in maker: the function with small random noise added to its output `position` (None:
-        its only output), as the autograder adds it (nn_checks.with_noise)."""
+        """A stand-in maker: the function with its output `position` (None: its only output; a list:
+        those) changed by small random amounts, as the autograder changes it (nn_checks.with_noise,
+        which counts the calls in `.calls`)."""
         return lambda original: with_noise(original, position, seed, scale)
+
+    def layer_followed(name, outputs, calls, words, follow, params, x, y):
+        """ "" when two_layer_net_loss calls `name` `calls` times and its gradients `follow` what it
+        returns (changed a little), else what was seen."""
+        stand_ins = []
+
+        def stand_in(original):
+            stand_ins.append(noisy(outputs, 2, 1 / 6)(original))
+            return stand_ins[-1]
+        _, grads = replaced(two_layer_net_loss, name, stand_in, lambda: two_layer_net_loss(params, x, y))
+        if stand_ins[0].calls != calls:
+            times = f'{stand_ins[0].calls} time' + 's' * (stand_ins[0].calls != 1)
+            return f'your {name} was called {times}; the network needs it {words}'
+        same = [key for key in follow if np.allclose(grads[key], numeric(lambda value: two_layer_net_loss(params, x, y)[0], params[key]), rtol=0.0001, atol=1e-06)]
+        if same:
+            return f"with what your {name} returns changed a little, {', '.join(same)} stayed the loss's gradient"
+        return ''
 
     def uses_the_layers():
         rng = np.random.default_rng(1)
-        params = init_two_layer_net(4, 5, 3, seed=0)
-        params['b1'] = rng.uniform(0.1, 0.5, 5)
-        x, y = (rng.standard_normal((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
-
-        def noisy_call():
-            return replaced(two_layer_net_loss, 'relu_backward', noisy(None, 2, 1 / 6), lambda: two_layer_net_loss(params, x, y))
-        _, grads = replaced(two_layer_net_loss, 'softmax_cross_entropy', noisy(1, 1, 1 / 6), noisy_call)
-        hidden_in = x @ params['W1'] + params['b1']
-        hidden = np.maximum(hidden_in, 0)
-        scores = hidden @ params['W2'] + params['b2']
-        p = np.exp(scores - scores.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        dscores = (p - np.eye(3)[y]) / 6 + np.random.default_rng(1).standard_normal((6, 3)) / 6
-        dhidden_in = dscores @ params['W2'].T * (hidden_in > 0) + np.random.default_rng(2).standard_normal((6, 5)) / 6
-        expected = {'W1': x.T @ dhidden_in, 'b1': dhidden_in.sum(axis=0), 'W2': hidden.T @ dscores, 'b2': dscores.sum(axis=0)}
-        off = [k for k in ('W2', 'b2', 'W1', 'b1') if not np.allclose(grads[k], expected[k], rtol=1e-09, atol=1e-12)]
-        if off:
-            raise CheckFailed(f"two_layer_net_loss's gradients are right, but they do not come from your layers: with small random noise added to the dscores your softmax_cross_entropy returns and to the dx your relu_backward returns, backpropagation through your layers carries the noise into the gradients; {', '.join(off)} did not carry it. The notebook: two_layer_net_loss uses your layer functions, called by their names.")
+        layers = {'softmax_cross_entropy': (1, 1, 'once: it gives the loss and dscores', ('W2', 'b2', 'W1', 'b1')), 'linear_backward': ([0, 1, 2], 2, 'twice: once per linear layer', ('W2', 'b2', 'W1', 'b1')), 'relu_backward': (None, 1, 'once: one ReLU layer', ('W1', 'b1'))}
+        for name, (outputs, calls, words, follow) in layers.items():
+            params = init_two_layer_net(4, 5, 3, seed=0)
+            params['b1'] = rng.uniform(0.1, 0.5, 5)
+            x, y = (rng.standard_normal((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
+            problem = layer_followed(name, outputs, calls, words, follow, params, x, y)
+            if problem:
+                raise CheckFailed(f"two_layer_net_loss's gradients do not come from your layers: in one call, {problem}. The notebook: two_layer_net_loss uses your layer functions, called by their names, each once per layer (the autograder changes what they return and checks that the gradients carry the changes exactly as backpropagation says).")
 
     def loop_uses_net_loss():
         x = np.random.default_rng(0).standard_normal((10, 2))
