@@ -83,6 +83,10 @@ class Program:
         """How many times the `_backward` that `node` (a `node` step) got from the grader was called."""
         return self._add({"kind": "backward_calls", "slot": node.slot})
 
+    def backward_upstreams(self, node: Ref) -> Ref:
+        """The node's `grad` (the upstream gradient) at each call of the `_backward` the grader gave it."""
+        return self._add({"kind": "backward_upstreams", "slot": node.slot})
+
     def encoded_steps(self, arrays: list) -> list[dict]:
         def argument(value: Any) -> dict:
             return {"slot": value.slot} if isinstance(value, Ref) else {"value": encode(value, arrays, None)}

@@ -219,8 +219,28 @@ class DepthWatch:
     limit, removed the hook, or left a thread the hook could not follow to its end. Not covered: a
     thread started through a freshly re-imported `_thread` module or ctypes."""
 
+    active: DepthWatch | None = None  # the watch now running (one at a time), seen by `audit`
+    own = threading.local()  # .calling: the watch itself is calling sys.setprofile in this thread
+
+    @classmethod
+    def audit(cls, event: str, args: tuple) -> None:
+        """An audit hook, added before any student code runs (hooks cannot be removed): a
+        sys.setprofile call by the student's code while a watch runs is remembered, even when the
+        code puts the hook back before the watch ends (red team hw2 round 5: a recursive sort
+        under sys.setprofile(None), the hook restored afterwards, kept the no-recursion point)."""
+        if event == "sys.setprofile" and cls.active is not None and not getattr(cls.own, "calling", False):
+            cls.active._profile_changed = True
+
+    def _own_setprofile(self, hook) -> None:
+        DepthWatch.own.calling = True
+        try:
+            sys.setprofile(hook)
+        finally:
+            DepthWatch.own.calling = False
+
     def __init__(self, max_depth: int):
         self.max_depth = max_depth
+        self._profile_changed = False
         self.deepest = 0
         self._current = 0
         self._threads: dict[int, list[int]] = {}  # thread ident -> [calls open now]
@@ -245,11 +265,11 @@ class DepthWatch:
         hook = self._thread_hook
 
         def run(*run_args, **run_kwargs):
-            sys.setprofile(hook)
+            self._own_setprofile(hook)
             try:
                 return function(*run_args, **run_kwargs)
             finally:
-                sys.setprofile(None)
+                self._own_setprofile(None)
 
         return self._start_new_thread(run, args, kwargs or {})
 
@@ -262,14 +282,16 @@ class DepthWatch:
         self._limit = sys.getrecursionlimit()
         self._start_new_thread = _thread.start_new_thread
         _thread.start_new_thread = threading._start_new_thread = self._start_watched
-        sys.setprofile(self._hook)
+        self._own_setprofile(self._hook)
+        DepthWatch.active = self
         return self
 
     def __exit__(self, *exc_info) -> None:
         import _thread
 
-        self._hook_removed = sys.getprofile() != self._hook
-        sys.setprofile(None)
+        DepthWatch.active = None
+        self._hook_removed = sys.getprofile() != self._hook or self._profile_changed
+        self._own_setprofile(None)
         self._hook_removed |= not (_thread.start_new_thread == threading._start_new_thread == self._start_watched)
         _thread.start_new_thread = threading._start_new_thread = self._start_new_thread
         self._threads_unfinished = any(open_calls > 0 for (open_calls,) in self._threads.values())
@@ -288,7 +310,10 @@ class DepthWatch:
                 f"this check allows {self.max_depth}: the notebook asks for no recursion"
             )
         if self._hook_removed:
-            return "RuntimeError: the code called sys.setprofile or replaced how threads start, which this check needs for itself"
+            return (
+                "RuntimeError: the code called sys.setprofile or replaced how threads start, which this check needs "
+                "for itself (to see how deeply calls nest: the notebook asks for no recursion)"
+            )
         if self._threads_unfinished:
             return (
                 "RuntimeError: the code started a thread that this check could not follow to its end "
@@ -299,14 +324,21 @@ class DepthWatch:
 
 def _adds_local_gradients(out, children: list, local_grads: list):
     """A grader-made node's _backward: child.grad += local_grad * out.grad for each child. It counts
-    its calls (`_backward.calls`, read by a `backward_calls` step)."""
+    its calls (`_backward.calls`, read by a `backward_calls` step) and keeps out.grad at each call
+    (`_backward.upstreams`, read by a `backward_upstreams` step)."""
 
     def _backward():
         _backward.calls += 1
+        upstream = out.grad
+        try:
+            _backward.upstreams.append(float(upstream))
+        except (TypeError, ValueError):
+            _backward.upstreams.append(float("nan"))
         for child, local in zip(children, local_grads):
-            child.grad += local * out.grad
+            child.grad += local * upstream
 
     _backward.calls = 0
+    _backward.upstreams = []  # out.grad at each call: backpropagation's dloss/dout when it runs
     return _backward
 
 
@@ -490,6 +522,8 @@ class Server:
                     slots.append(made[step["name"]].calls)
                 elif kind == "backward_calls":
                     slots.append(made[step["slot"]].calls)
+                elif kind == "backward_upstreams":
+                    slots.append(list(made[step["slot"]].upstreams))
                 else:
                     raise ValueError(f"unknown step {kind!r}")
             except BaseException as error:  # noqa: BLE001
@@ -556,6 +590,7 @@ def main() -> None:
     os.dup2(devnull, 2)
     sys.stdout = sys.stderr = output
     _install_otter_stand_in()
+    sys.addaudithook(DepthWatch.audit)  # before any student code: audit hooks cannot be removed
     shell = InteractiveShell.instance(colors="NoColor")
     shell.history_manager.enabled = False
     shell.enable_gui = lambda *args, **kwargs: None  # %matplotlib inline: no GUI loop to start

@@ -492,6 +492,7 @@ def _grader_nodes_problem(student) -> str:
     loss = program.op("add", d, a)  # a path around the grader's nodes: nothing arriving at all is told apart
     program.method(loss, "backward")
     returns = [program.get(a, "grad"), program.get(b, "grad"), program.backward_calls(c), program.backward_calls(d)]
+    returns += [program.backward_upstreams(c), program.backward_upstreams(d)]
     graph = (
         f"a = Value(0.5), b = Value(-1.5), {GRADER_NODES} with dc/da = 3, dc/db = -0.5, dd/ds = 1.5, dd/db = 2; "
         "then loss.backward()"
@@ -503,7 +504,7 @@ def _grader_nodes_problem(student) -> str:
         "constructor stores (_children) and on _backward."
     )
     try:
-        *leaf_grads, calls_c, calls_d = run_values(student, program, returns)
+        *leaf_grads, calls_c, calls_d, upstreams_c, upstreams_d = run_values(student, program, returns)
     except CheckFailed as failure:
         return f"with the grader's own nodes ({graph}), {failure}. {rule}"
     grads = dict(zip(GRADER_NODES_EXPECTED, leaf_grads))
@@ -512,8 +513,23 @@ def _grader_nodes_problem(student) -> str:
         for name, wanted in GRADER_NODES_EXPECTED.items()
         if not (isinstance(grads[name], (int, float)) and abs(grads[name] - wanted) <= 1e-12 * abs(wanted))
     ]
-    if not wrong:
+    # what each grader node's grad was when its _backward ran: backpropagation has all of dloss/dnode
+    # there (forward mode that calls _backward with grad set to 1 to read the local gradients gets
+    # the leaves right and this wrong: red team hw2 round 5)
+    early = [
+        f"{name}'s _backward ran when {name}.grad was {upstreams[0]:g} where backpropagation has {wanted:g} "
+        f"(dloss/d{name}, collected from every node that uses {name} before {name}'s _backward runs)"
+        for name, upstreams, wanted in (("c", upstreams_c, 1.5), ("d", upstreams_d, 1.0))
+        if len(upstreams) == 1 and not abs(upstreams[0] - wanted) <= 1e-12
+    ]
+    if not wrong and not early:
         return ""
+    if not wrong:
+        return (
+            f"with the grader's own nodes ({graph}), the leaves' grads are right, but {'; '.join(early)}: they did "
+            "not arrive through the nodes' _backward functions. Gradients that do not come from the nodes' "
+            f"_backward functions (finite differences, a complex step, forward mode) are not backpropagation. {rule}"
+        )
     seen = f"with the grader's own nodes ({graph}): {'; '.join(wrong)}."
     if all(grads[name] == 0 for name in grads):
         return (
@@ -540,7 +556,7 @@ def _grader_nodes_problem(student) -> str:
         )
     return (
         f"{seen} backward() called each of the grader's nodes' _backward once, but the gradients that arrived are "
-        f"wrong: {GRADIENT_HINT}"
+        f"wrong{': ' + '; '.join(early) if early else ''}: {GRADIENT_HINT}"
     )
 
 
@@ -634,6 +650,11 @@ def each_operation(a: float, b: float) -> list:
 @question("value", points=0.25)
 def test_value_large_inputs(student):
     """tanh() and sigmoid() stay finite for inputs as large as +-1000, with backpropagation's gradients"""
+    check_large_inputs(student)
+
+
+def check_large_inputs(student) -> None:
+    """tanh and sigmoid at +-1000, +-400 (finite, gradient 0) and +-10 (exact gradients)."""
     for op in ("tanh", "sigmoid"):
         for x in (1000.0, -1000.0, 400.0, -400.0, 10.0, -10.0):
             graph = single(op, x)
@@ -664,6 +685,10 @@ def test_value_numbers_on_the_left(student, rng):
         except CheckFailed as failure:
             reflected = {"add": "__radd__", "mul": "__rmul__", "sub": "__rsub__", "truediv": "__rtruediv__"}[op]
             symbol = "+*-/"[("add", "mul", "sub", "truediv").index(op)]
+            try:  # the hint names the reflected method only when the operation between two Values works
+                check_graph(student, single(op, number, a), f"Value({number:g}) {symbol} a")
+            except CheckFailed:
+                raise failure from None
             todo = "define it" if "unsupported operand" in str(failure) else "check it"
             raise CheckFailed(
                 f"{failure} Python runs {number:g} {symbol} v as v.{reflected}({number:g}): {todo}."
@@ -929,7 +954,15 @@ def check_mlp_forward(student, rng) -> None:
 @question("neuron_mlp", points=0.75)
 def test_mlp_forward_and_backward(student, rng):
     """an MLP with the grader's parameters: outputs and every parameter's gradient"""
-    check_mlp_forward(student, rng)
+    try:
+        check_mlp_forward(student, rng)
+    except CheckFailed as failure:  # the notebook: a Value that fails its own checks is named first
+        problem = memo("value", student, _value_problem)
+        if problem:
+            raise CheckFailed(
+                f"The MLP computes with your Value, which fails its own checks ({problem}): fix value first. {failure}"
+            ) from None
+        raise
 
 
 # ---------------------------------------------------------------------------------------- training
@@ -999,6 +1032,7 @@ def _value_problem(student) -> str:
         for graph in REUSED_INPUTS:
             check_graph(student, graph, ref.describe(graph))
         check_graph(student, single("relu", 0.0), "a.relu()", expected_grads=[0.0], hints={0: (1.0, RELU_AT_ZERO)})
+        check_large_inputs(student)  # red team round 5: an overflowing tanh kept training's points
         check_deep_chain(student)
     except CheckFailed as failure:
         return str(failure)
