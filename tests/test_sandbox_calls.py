@@ -349,6 +349,30 @@ def test_noise_reaches_callers_by_name_and_the_function_is_restored(tmp_path):
         run.close()
 
 
+def test_keyed_noise_depends_on_the_inputs_not_on_the_calls_before(tmp_path):
+    """With a key, the change is drawn from the keyed arguments' bytes (also when passed by keyword):
+    an extra call with other inputs in between leaves the change of the same inputs as it was, and
+    the grader's keyed_noise gives the same; the calls are counted."""
+    from autograder.checks import keyed_noise
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    run = NotebookRun([Cell(0, CHANGED_OUTPUTS)], workdir)
+    x, other = np.arange(3.0), np.ones(3)
+    try:
+        program = Program("keyed")
+        program.add_noise("layer", 1, 7, 0.5, key=[0])
+        first, _, again = (program.call("uses_layer", v) for v in (x, other, x))
+        by_keyword = program.call("uses_layer_by_keyword", x=x)
+        calls = program.noise_calls("layer")
+        (_, g1), _, (_, g2), (_, g3), count = run.run_program(None, program, [first, _, again, by_keyword, calls])
+        expected = keyed_noise(7, 0.5)({"g": x}, [x])["g"]
+        assert np.array_equal(g1, expected) and np.array_equal(g2, expected) and np.array_equal(g3["g"], expected)
+        assert count == 4 and not np.array_equal(expected, x)
+    finally:
+        run.close()
+
+
 def test_a_node_of_the_graders_counts_its_backward_calls(tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()

@@ -22,6 +22,9 @@ Typical use in a hidden test::
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -513,20 +516,72 @@ def noise_draws(seed: int, scale: float) -> Callable[[Any], Any]:
     return draw
 
 
-def with_noise(function: Callable, positions: int | list[int] | None, seed: int, scale: float) -> Callable:
-    """`function` with its outputs `positions` (None: its only output; a list: those, in that order)
-    changed by `noise_draws(seed, scale)`. The returned function counts its calls in `.calls`."""
-    draw = noise_draws(seed, scale)
+def keyed_noise(seed: int, scale: float) -> Callable[[Any, list], Any]:
+    """`draw(value, inputs)`: the change `noise_draws` makes, drawn from `seed` and the bytes of
+    `inputs` (arrays), so the same inputs always get the same change, whatever was called before or
+    in between (an extra call of a function does not shift what the others get)."""
 
-    def noisy(*args: Any, **kwargs: Any) -> Any:
-        noisy.calls += 1
-        result = function(*args, **kwargs)
+    def draw(value: Any, inputs: list) -> Any:
+        data = b"".join(np.ascontiguousarray(item).tobytes() for item in inputs)
+        digest = np.frombuffer(hashlib.blake2b(data, digest_size=16).digest(), dtype=np.uint32)
+        return noise_draws([int(seed), *(int(word) for word in digest)], scale)(value)
+
+    return draw
+
+
+def _digest(value: Any, into: Any, depth: int = 0) -> None:
+    """Feed `value` into the hash `into`: arrays by dtype, shape and bytes, numbers and strings by
+    repr, containers item by item (3 levels), any other object by its identity."""
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        into.update(f"array {value.dtype.str} {value.shape}".encode())
+        into.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, (bool, int, float, complex, str, bytes, np.generic, type(None))):
+        into.update(f"{type(value).__name__} {value!r}".encode())
+    elif isinstance(value, (tuple, list, dict)) and depth < 3:
+        items = list(value.items()) if isinstance(value, dict) else list(value)
+        into.update(f"{type(value).__name__} {len(items)}".encode())
+        for item in items:
+            _digest(item, into, depth + 1)
+    else:
+        into.update(f"object {id(value)}".encode())
+
+
+def with_noise(
+    function: Callable, positions: int | list[int] | None, seed: int, scale: float, key: list[int] | None = None
+) -> Callable:
+    """`function` with its outputs `positions` (None: its only output; a list: those, in that order)
+    changed by `noise_draws(seed, scale)`: a new change for every call with inputs not seen before,
+    the same outputs again for a call with the same inputs (calling a layer twice is fine; a call with
+    other inputs takes the next change). `.calls` counts the calls with new inputs. With `key`
+    (positions of arguments), the change is `keyed_noise(seed, scale)` of those arguments instead,
+    whatever came before."""
+    sequence = noise_draws(seed, scale)
+    keyed = keyed_noise(seed, scale)
+    seen: dict[bytes, Any] = {}
+
+    def change(result: Any, draw: Callable) -> Any:
         if positions is None:
             return draw(result)
         outputs = list(result)
         for position in [positions] if isinstance(positions, int) else positions:
             outputs[position] = draw(outputs[position])
         return tuple(outputs)
+
+    def noisy(*args: Any, **kwargs: Any) -> Any:
+        if key is not None:
+            noisy.calls += 1
+            try:  # arguments passed by keyword count by position too
+                bound = inspect.signature(function).bind(*args, **kwargs).args
+            except (TypeError, ValueError):
+                bound = args
+            inputs = [bound[i] for i in key if i < len(bound)]
+            return change(function(*args, **kwargs), lambda value: keyed(value, inputs))
+        digest = hashlib.blake2b(digest_size=16)
+        _digest((args, kwargs), digest)
+        if digest.digest() not in seen:
+            noisy.calls += 1
+            seen[digest.digest()] = change(function(*args, **kwargs), sequence)
+        return copy.deepcopy(seen[digest.digest()])
 
     noisy.calls = 0
     return noisy

@@ -67,13 +67,17 @@ class Program:
         pairs = [value for child, local in zip(children, local_grads) for value in (child, float(local))]
         return self._add({"kind": "node", "name": cls, "args": [float(data), op, *pairs]})
 
-    def add_noise(self, name: str, positions: int | list[int] | None, seed: int, scale: float) -> Ref:
+    def add_noise(
+        self, name: str, positions: int | list[int] | None, seed: int, scale: float, key: list[int] | None = None
+    ) -> Ref:
         """For the rest of this program, the student's global function `name` returns its outputs
         `positions` (None: its only output) changed by small random amounts, drawn call after call
         (`autograder.checks.noise_draws`: a random relative change plus `scale` times standard normal
-        noise). Restored when the program ends. Only a caller that passes its real inputs and uses
-        those outputs carries the change on; the grader draws the same to compute what it must become."""
-        return self._add({"kind": "add_noise", "name": name, "args": [positions, int(seed), float(scale)]})
+        noise); with `key` (argument positions), drawn from those arguments' bytes instead
+        (`keyed_noise`: the same inputs, the same change). Restored when the program ends. Only a
+        caller that passes its real inputs and uses those outputs carries the change on; the grader
+        draws the same to compute what it must become."""
+        return self._add({"kind": "add_noise", "name": name, "args": [positions, int(seed), float(scale), key]})
 
     def noise_calls(self, name: str) -> Ref:
         """How many times the function an `add_noise` step changed has been called so far."""

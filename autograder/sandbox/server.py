@@ -480,7 +480,7 @@ class Server:
             if isinstance(watch, DepthWatch) and watch.problem():
                 self.reply({"ok": False, "error": watch.problem()})
                 return
-            self.reply({"ok": True}, {"values": [slots[i] for i in request.get("returns", [])]})
+            self.reply({"ok": True}, {"values": [as_plain_containers(slots[i]) for i in request.get("returns", [])]})
 
     def _run_steps(self, request: dict, namespace: dict, slots: list, argument, replaced: dict) -> bool:
         """The program's steps in order; on the first error, reply with it and return True."""

@@ -163,8 +163,9 @@ def train_replay(
     order[start : start + batch_size] for start = 0, batch_size, ... (the last may be smaller); per
     batch the loss and grads at the current params, then param -= learning_rate * grad for every
     parameter; loss_history gets, per epoch, the plain mean of that epoch's batch losses.
-    grad_noise: a function applied to each batch's grads before the update (the noise the grader
-    adds to what the student's two_layer_net_loss returns: `autograder.checks.noise_draws`).
+    grad_noise: grad_noise(grads, [x_batch, y_batch]) applied to each batch's grads before the update
+    (the change the grader makes to what the student's two_layer_net_loss returns, keyed by its
+    inputs: `autograder.checks.keyed_noise`).
     Returns (params, loss_history)."""
     n = len(x)
     init_seed = 0 if mistake == "init_default_seed" else seed
@@ -183,7 +184,7 @@ def train_replay(
             labels = y[start : start + batch_size] if mistake == "labels_in_order" else y[batch]
             loss, grads = two_layer_loss_and_grads(params, x[batch], labels)
             if grad_noise is not None:
-                grads = grad_noise(grads)
+                grads = grad_noise(grads, [x[batch], labels])
             params = {key: params[key] - step * grads[key] for key in params}
             losses.append(loss)
             sizes.append(len(batch))

@@ -46,6 +46,7 @@ from autograder.checks import (
     expect_tuple,
     expect_unchanged,
     finite_difference_seconds,
+    keyed_noise,
     mse_gradient_hints,
     noise_draws,
     numerical_gradient,
@@ -1125,12 +1126,17 @@ def _layer_use_at(student, n, d, h, c, rng) -> str:
         return ""
     seen = dict(zip(LAYER_CALLS, calls))
     wrong_counts = [
-        f"{name} {seen[name]} time{'s' * (seen[name] != 1)} (the network needs it {LAYER_CALL_WORDS[name]})"
+        f"{name} with {seen[name]} different input{'s' * (seen[name] != 1)} (the network needs it "
+        f"{LAYER_CALL_WORDS[name]})"
         for name in LAYER_CALLS
         if seen[name] != LAYER_CALLS[name]
     ]
     if wrong_counts:
         found = f"in one call of two_layer_net_loss your layers were called: {'; '.join(wrong_counts)}."
+        if any(seen[name] > LAYER_CALLS[name] for name in LAYER_CALLS):
+            found += (
+                " A layer called again with the same inputs is fine; a call with other inputs is not backpropagation's."
+            )
     else:
         names = list(LAYER_CALLS)
         used = next(
@@ -1574,7 +1580,7 @@ def loop_use_problem(student, x, y, hidden, learning_rate, epochs, seed, shapes,
     gradients, or remembers an earlier run, does not."""
     noise_seed, scale = int(np.random.SeedSequence().generate_state(1)[0]), 1e-2
     program = Program("train_two_layer_net, with noise added to the grads two_layer_net_loss returns")
-    program.add_noise("two_layer_net_loss", 1, noise_seed, scale)
+    program.add_noise("two_layer_net_loss", 1, noise_seed, scale, key=[1, 2])  # keyed by x, y: extra calls are fine
     run = program.call("train_two_layer_net", x, y, **training_arguments(hidden, learning_rate, epochs, seed))
     how = (
         "the run matches the grader's replay, but the grader ran it again with small random noise added to the "
@@ -1593,7 +1599,7 @@ def loop_use_problem(student, x, y, hidden, learning_rate, epochs, seed, shapes,
     except CheckFailed as failure:
         return f"{how}: that run failed: {failure} {rule}"
     expected_params, expected_history = ref.train_replay(
-        x, y, hidden, learning_rate, epochs, BATCH_SIZE, seed, grad_noise=noise_draws(noise_seed, scale)
+        x, y, hidden, learning_rate, epochs, BATCH_SIZE, seed, grad_noise=keyed_noise(noise_seed, scale)
     )
     difference = trajectory_difference(params, history, expected_params, expected_history, "that run", start)
     if difference:

@@ -134,8 +134,8 @@ def test_training(linear_forward, linear_backward, relu_forward, relu_backward, 
             return stand_ins[-1]
         _, grads = replaced(two_layer_net_loss, name, stand_in, lambda: two_layer_net_loss(params, x, y))
         if stand_ins[0].calls != calls:
-            times = f'{stand_ins[0].calls} time' + 's' * (stand_ins[0].calls != 1)
-            return f'your {name} was called {times}; the network needs it {words}'
+            inputs = f'{stand_ins[0].calls} different input' + 's' * (stand_ins[0].calls != 1)
+            return f'your {name} was called with {inputs}; the network needs it {words}'
         same = [key for key in follow if np.allclose(grads[key], numeric(lambda value: two_layer_net_loss(params, x, y)[0], params[key]), rtol=0.0001, atol=1e-06)]
         if same:
             return f"with what your {name} returns changed a little, {', '.join(same)} stayed the loss's gradient"
