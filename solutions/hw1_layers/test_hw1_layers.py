@@ -954,7 +954,8 @@ def _layer_checks(student, layer):
 # does not take training points that the training checks themselves gave.
 NOT_CALLED_AGAIN = "(not called again)"
 NO_TRAINING_POINTS = (
-    "Training's checks give no points while a layer two_layer_net_loss uses fails its own checks (the notebook)."
+    "Training's checks give no points while a layer two_layer_net_loss uses gives wrong values or gradients in its "
+    "own checks (the notebook)."
 )
 
 

@@ -171,5 +171,5 @@ def test_training(linear_forward, linear_backward, relu_forward, relu_backward, 
             raise CheckFailed(f'{dependency} {text}' if dependency else text) from None
     dependency = layers_first()
     if dependency:
-        raise CheckFailed(f"{dependency} Training's checks give no points while a layer two_layer_net_loss uses fails its own checks (the notebook).")
+        raise CheckFailed(f"{dependency} Training's checks give no points while a layer two_layer_net_loss uses gives wrong values or gradients in its own checks (the notebook).")
 
