@@ -290,3 +290,25 @@ def test_a_root_seeded_after_the_loop_is_told_so_not_finite_differences(hw2_assi
     assert "set the root's grad to 1 before" in feedback
     assert "as finite differences are" not in feedback
     assert "did not send the gradient through nodes" not in feedback
+
+
+def test_an_overflowing_tanh_gates_training_as_the_notebook_says(hw2_assignment, hw2, grade2, tmp_path):
+    """Red-team round 5 (F3): a tanh from exp(2x) failed value's +-1000 check and kept training 3/3,
+    while the notebook says training needs value to pass its own checks first."""
+    document = grade_bug("value: tanh from exp(2x) overflows for large inputs", hw2_assignment, hw2, grade2, tmp_path)
+    totals = scores_by_question(document)
+    assert totals["training"][0] == 0, totals
+    assert "fix value first" in feedback_for(document, "training")
+
+
+def test_a_pow_bug_is_named_in_neuron_mlp_and_not_blamed_on_rtruediv(hw2_assignment, hw2, grade2, tmp_path):
+    """Red-team round 5 (F4, F5): pow's wrong local gradient was told "Python runs 3 / v as
+    v.__rtruediv__(3): check it" (a correct __rtruediv__), and the MLP's lost points did not say that
+    Value fails its own checks."""
+    name = "value: pow's local gradient k * x**k, seen on ** before /"
+    document = grade_bug(name, hw2_assignment, hw2, grade2, tmp_path)
+    assert "__rtruediv__" not in feedback_for(document, "value")
+    document = grade_bug("value: tanh derivative from the input", hw2_assignment, hw2, grade2, tmp_path)
+    mlp = feedback_for(document, "neuron_mlp")
+    assert mlp.startswith("The MLP computes with your Value, which fails its own checks"), mlp
+    assert "fix value first" in mlp
