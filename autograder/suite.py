@@ -48,7 +48,13 @@ def _student_error_text(error: StudentError) -> str:
         return f"{error.message}. Define it with exactly this name and run its cell before the check cell."
     if error.timed_out:
         return f"{error.message}: it did not finish in time (an endless loop, or far too slow)."
-    if any(word in error.message for word in ("NotImplementedError", "Ellipsis", "ellipsis", "NameError")):
+    if "NameError" in error.message:
+        return (
+            f"{error.message}. Did you fill in the function (every name it uses must be assigned)? A question is "
+            "checked with the names the notebook has defined up to its check: a name defined only further down "
+            "(a later question's class or function) does not exist yet there."
+        )
+    if any(word in error.message for word in ("NotImplementedError", "Ellipsis", "ellipsis")):
         return f"{error.message}. Did you fill in the function (every name it returns must be assigned)?"
     return error.message
 
