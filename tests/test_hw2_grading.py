@@ -243,6 +243,7 @@ def _entry_source(name: str, hw2_assignment, hw2) -> str:
         ("value: backward() by a complex step", False),
         ("value: backward() computes every gradient by finite differences", False),
         ("value: forward mode reading each node's local gradients", False),
+        ("value: every _backward called early with grad 1", False),
     ],
 )
 def test_the_graders_own_nodes_tell_backpropagation_from_differentiating_each_operation(

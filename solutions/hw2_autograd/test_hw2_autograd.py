@@ -476,25 +476,41 @@ def _wide_run(student, values: list[float], chain: bool) -> tuple[str, str]:
 # grader makes nodes of its own, as the notebook says it does: Value(data, (child, ...), "grader")
 # with a `_backward` that adds its own local gradients (which no operation's derivative gives),
 # joined by the student's `+`, and checks that the gradient arrives through them.
+# The local gradients are drawn afresh in every grading (from the operating system's entropy), so
+# no engine can be written for one fixed graph (red team hw2 round 6: the feedback prints them).
 GRADER_NODES = "c = Value(2.0, (a, b), 'grader'), s = c + a, d = Value(-1.0, (s, b), 'grader'), loss = d + a"
-GRADER_NODES_EXPECTED = {"a": 1.5 * (3.0 + 1.0) + 1.0, "b": 1.5 * -0.5 + 2.0}  # leaves only: see below
+
+
+def _grader_local_gradients() -> tuple[float, float, float, float]:
+    """dc/da, dc/db, dd/ds, dd/db: random two-decimal numbers, 0.5 to 3 in size, either sign, dd/ds
+    away from 1 (c's upstream gradient, which the check reads, is dd/ds) and the leaves' gradients
+    away from 0 (they are compared to a relative 1e-12)."""
+    generator = np.random.default_rng()
+    while True:
+        values = [round(float(generator.uniform(0.5, 3.0) * generator.choice((-1, 1))), 2) for _ in range(4)]
+        dc_da, dc_db, dd_ds, dd_db = values
+        if abs(dd_ds - 1.0) > 0.2 and min(abs(dd_ds * (dc_da + 1.0) + 1.0), abs(dd_ds * dc_db + dd_db)) > 0.5:
+            return dc_da, dc_db, dd_ds, dd_db
 
 
 def _grader_nodes_problem(student) -> str:
     """ "" when backward() sends gradients through nodes with the grader's own _backward, else why
     not, by what was seen: the leaves' grads, and how often each grader node's _backward ran.
     Only leaves are read (an engine may clear inner nodes' grads after backward(), as PyTorch does)."""
+    dc_da, dc_db, dd_ds, dd_db = _grader_local_gradients()
+    expected = {"a": dd_ds * (dc_da + 1.0) + 1.0, "b": dd_ds * dc_db + dd_db}  # leaves only: see below
     program = Program("Value with the grader's own nodes", max_depth=DEPTH_LIMIT)
     a, b = program.call("Value", 0.5), program.call("Value", -1.5)
-    c = program.node("Value", 2.0, [a, b], [3.0, -0.5], "grader")  # dc/da = 3, dc/db = -0.5
+    c = program.node("Value", 2.0, [a, b], [dc_da, dc_db], "grader")
     s = program.op("add", c, a)
-    d = program.node("Value", -1.0, [s, b], [1.5, 2.0], "grader")  # dd/ds = 1.5, dd/db = 2
+    d = program.node("Value", -1.0, [s, b], [dd_ds, dd_db], "grader")
     loss = program.op("add", d, a)  # a path around the grader's nodes: nothing arriving at all is told apart
     program.method(loss, "backward")
     returns = [program.get(a, "grad"), program.get(b, "grad"), program.backward_calls(c), program.backward_calls(d)]
     returns += [program.backward_upstreams(c), program.backward_upstreams(d)]
     graph = (
-        f"a = Value(0.5), b = Value(-1.5), {GRADER_NODES} with dc/da = 3, dc/db = -0.5, dd/ds = 1.5, dd/db = 2; "
+        f"a = Value(0.5), b = Value(-1.5), {GRADER_NODES} with dc/da = {dc_da:g}, dc/db = {dc_db:g}, "
+        f"dd/ds = {dd_ds:g}, dd/db = {dd_db:g}; "
         "then loss.backward()"
     )
     rule = (
@@ -507,27 +523,31 @@ def _grader_nodes_problem(student) -> str:
         *leaf_grads, calls_c, calls_d, upstreams_c, upstreams_d = run_values(student, program, returns)
     except CheckFailed as failure:
         return f"with the grader's own nodes ({graph}), {failure}. {rule}"
-    grads = dict(zip(GRADER_NODES_EXPECTED, leaf_grads))
+    grads = dict(zip(expected, leaf_grads))
     wrong = [
         f"{name}.grad is {describe(grads[name])}, expected {wanted!r}"
-        for name, wanted in GRADER_NODES_EXPECTED.items()
+        for name, wanted in expected.items()
         if not (isinstance(grads[name], (int, float)) and abs(grads[name] - wanted) <= 1e-12 * abs(wanted))
     ]
     # what each grader node's grad was when its _backward ran: backpropagation has all of dloss/dnode
     # there (forward mode that calls _backward with grad set to 1 to read the local gradients gets
     # the leaves right and this wrong: red team hw2 round 5)
     early = [
-        f"{name}'s _backward ran when {name}.grad was {upstreams[0]:g} where backpropagation has {wanted:g} "
+        f"{name}'s _backward ran when {name}.grad was {bad:g} where backpropagation has {wanted:g} "
         f"(dloss/d{name}, collected from every node that uses {name} before {name}'s _backward runs)"
-        for name, upstreams, wanted in (("c", upstreams_c, 1.5), ("d", upstreams_d, 1.0))
-        if len(upstreams) == 1 and not abs(upstreams[0] - wanted) <= 1e-12
+        for name, upstreams, wanted in (("c", upstreams_c, dd_ds), ("d", upstreams_d, 1.0))
+        for bad in [next((u for u in upstreams if not abs(u - wanted) <= 1e-12), None)]
+        if bad is not None
     ]
-    if not wrong and not early:
+    counts = {"c": calls_c, "d": calls_d}
+    if not wrong and not early and set(counts.values()) == {1}:
         return ""
-    if not wrong:
+    if not wrong:  # the leaves are right, but not by running each grader node's _backward once, in time
+        found = [f"{name}'s _backward ran {calls} times" for name, calls in counts.items() if calls != 1] + early
         return (
-            f"with the grader's own nodes ({graph}), the leaves' grads are right, but {'; '.join(early)}: they did "
-            "not arrive through the nodes' _backward functions. Gradients that do not come from the nodes' "
+            f"with the grader's own nodes ({graph}), the leaves' grads are right, but {'; '.join(found)}: each "
+            "node's _backward runs exactly once, when its grad already holds all of dloss/dnode, so the gradients "
+            "did not arrive through the nodes' _backward functions. Gradients that do not come from the nodes' "
             f"_backward functions (finite differences, a complex step, forward mode) are not backpropagation. {rule}"
         )
     seen = f"with the grader's own nodes ({graph}): {'; '.join(wrong)}."
