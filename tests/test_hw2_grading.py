@@ -313,3 +313,48 @@ def test_a_pow_bug_is_named_in_neuron_mlp_and_not_blamed_on_rtruediv(hw2_assignm
     mlp = feedback_for(document, "neuron_mlp")
     assert mlp.startswith("The MLP computes with your Value, which fails its own checks"), mlp
     assert "fix value first" in mlp
+
+
+def _run_on_value_cell(source: str, tmp_path, check):
+    """check(suite module, StudentNamespace) run on a notebook of just this Value cell."""
+    from autograder.sandbox import NotebookRun, StudentNamespace
+    from autograder.sandbox.run import Cell
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    run = NotebookRun([Cell(0, "import math\nimport cmath\n" + source)], workdir)
+    try:
+        return check(_suite_module(), StudentNamespace(run, "value"))
+    finally:
+        run.close()
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        (
+            "value: = instead of += in add's backward",
+            ["ran once, with the right gradient", "a is used by c, s and loss"],
+        ),
+        ("value: topological order not reversed", ["before all of dloss/dnode had arrived", "c's _backward ran when"]),
+    ],
+)
+def test_the_graders_nodes_say_whether_the_mistake_is_around_them_or_in_the_order(
+    entry, words, hw2_assignment, hw2, tmp_path
+):
+    """Red-team round 7 (m04): `=` for `+=` in add was told "the gradients that arrived are wrong: Check
+    ...", though the grader's nodes had received the right gradients; and the leaves' grads printed as
+    "a float (1.5554000000000001), expected 2.5554"."""
+    source = _entry_source(entry, hw2_assignment, hw2)
+    problem = _run_on_value_cell(source, tmp_path, lambda suite, student: suite._grader_nodes_problem(student))
+    assert all(word in problem for word in words), problem
+    assert "a float (" not in problem and "wrong: Check" not in problem, problem
+
+
+def test_the_deep_chain_names_an_unseeded_root(hw2_assignment, hw2, tmp_path):
+    """Red-team round 7 (m03): the chain check said only "grad of the first node of the chain is 0"
+    where every other check named the root's grad."""
+    source = _entry_source("value: backward() never sets the root's grad to 1", hw2_assignment, hw2)
+    with pytest.raises(Exception) as failure:
+        _run_on_value_cell(source, tmp_path, lambda suite, student: suite.check_deep_chain(student))
+    assert "root's grad to 1" in str(failure.value), failure.value

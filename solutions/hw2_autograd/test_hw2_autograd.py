@@ -525,7 +525,7 @@ def _grader_nodes_problem(student) -> str:
         return f"with the grader's own nodes ({graph}), {failure}. {rule}"
     grads = dict(zip(expected, leaf_grads))
     wrong = [
-        f"{name}.grad is {describe(grads[name])}, expected {wanted!r}"
+        f"{name}.grad is {_number_against(grads[name], wanted)}"
         for name, wanted in expected.items()
         if not (isinstance(grads[name], (int, float)) and abs(grads[name] - wanted) <= 1e-12 * abs(wanted))
     ]
@@ -574,10 +574,25 @@ def _grader_nodes_problem(student) -> str:
             f"{seen} backward() called the _backward of the grader's node c {calls_c} times and of d {calls_d} "
             "times: each node's _backward runs exactly once, after every node that uses it (reverse topological order)."
         )
+    if early:
+        return (
+            f"{seen} backward() called each of the grader's nodes' _backward once, but before all of dloss/dnode "
+            f"had arrived in its grad: {'; '.join(early)}. {GRADIENT_HINT}"
+        )
     return (
-        f"{seen} backward() called each of the grader's nodes' _backward once, but the gradients that arrived are "
-        f"wrong{': ' + '; '.join(early) if early else ''}: {GRADIENT_HINT}"
+        f"{seen} Each of the grader's nodes' _backward ran once, with the right gradient in its grad, so the "
+        "mistake is in your operations around them (s = c + a and loss = d + a; a is used by c, s and loss, so "
+        f"its grad collects three contributions). {GRADIENT_HINT}"
     )
+
+
+def _number_against(actual, wanted: float) -> str:
+    """ "1, expected -1.023": six significant digits, or every digit when those look the same."""
+    if not isinstance(actual, (int, float)) or isinstance(actual, bool):
+        return f"{describe(actual)}, expected {wanted:.6g}"
+    if f"{actual:.6g}" == f"{wanted:.6g}":
+        return f"{actual!r}, expected {wanted!r}"
+    return f"{actual:.6g}, expected {wanted:.6g}"
 
 
 def _backpropagation_problem(student) -> tuple[str, str]:
@@ -749,12 +764,21 @@ def check_deep_chain(student) -> None:
     program = Program("Value", max_depth=DEPTH_LIMIT)
     nodes = ref.build(chain, program)
     program.method(nodes[-1], "backward")
-    data, grad = run_values(
-        student, program, [program.get(nodes[-1], "data"), program.get(nodes[0], "grad")], timeout=60
+    data, grad, root_grad = run_values(
+        student,
+        program,
+        [program.get(nodes[-1], "data"), program.get(nodes[0], "grad"), program.get(nodes[-1], "grad")],
+        timeout=60,
     )
     expect_python_floats([("data", data), ("a.grad", grad)], "Value: after backward() on a chain of 20,000 operations")
     expect_number(data, 0.5 * 1.0001 ** (depth // 2), "Value: data at the end of the chain")
-    expect_number(grad, 1.0001 ** (depth // 2), "Value: grad of the first node of the chain", GRADIENT_HINT)
+    hint = GRADIENT_HINT
+    if grad == 0 and root_grad == 0:
+        hint = (
+            "After backward() the root's own grad is 0, and so is the first node's: backward() must set the root's "
+            "grad to 1 before calling the _backward functions (nothing flows back from a root whose grad is 0)."
+        )
+    expect_number(grad, 1.0001 ** (depth // 2), "Value: grad of the first node of the chain", hint)
     check_exact(chain, [grad], "the chain of 20,000 operations (a * 1.0001 + 0.0, repeated)")
 
 
