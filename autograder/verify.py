@@ -182,6 +182,7 @@ class Row:
     why: str = ""
     public: str = "-"  # "fails" when otter check fails on the row's question, "passes", or "-"
     requirement: str = ""
+    seconds: float = 0.0  # its grading plus its otter check (what the entry costs verify and CI)
 
 
 def _judge(change: Change, document: dict, public: dict[str, str]) -> Row:
@@ -267,16 +268,27 @@ def verify_assignment(assignment: Assignment, seeds: int, jobs: int, workdir: Pa
     # the suite once per seed within the grading's total time limit
     per_job = min(-(-seeds // jobs), SEEDS_PER_RUN)
     chunks = [(start, min(per_job, seeds - start)) for start in range(0, seeds, per_job)]
+    seconds = [0.0] * len(changes)  # per entry: its grading plus its otter check
+
+    def timed(index: int, step, *args):
+        started = time.monotonic()
+        try:
+            return step(*args)
+        finally:
+            seconds[index] += time.monotonic() - started
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         solution_runs = [d for chunk in pool.map(lambda c: solution_seeds(*c), chunks) for d in chunk]
         template = pool.submit(grade, prepared.template)
-        graded = list(pool.map(lambda change: grade(notebooks[change.name]), changes))
+        graded = list(pool.map(lambda i: timed(i, grade, notebooks[changes[i].name]), range(len(changes))))
         template = template.result()
         solution_public = pool.submit(check_publicly, -1, prepared.solution)
-        public = list(pool.map(check_publicly, range(len(changes)), [notebooks[c.name] for c in changes]))
+        public = list(pool.map(lambda i: timed(i, check_publicly, i, notebooks[changes[i].name]), range(len(changes))))
         solution_public = solution_public.result()
 
     rows = [_judge(*entry) for entry in zip(changes, graded, public, strict=True)]
+    for row, cost in zip(rows, seconds, strict=True):
+        row.seconds = cost
     short = [
         (seed, d["score"])
         for seed, d in enumerate(solution_runs)
@@ -307,12 +319,12 @@ def public_coverage(rows: list[Row]) -> dict[str, tuple[int, int]]:
 def print_report(name: str, rows: list[Row], facts: dict) -> bool:
     print(f"\n{name}")
     width = max([len(r.name) for r in rows] + [4])
-    print(f"{'kind':<8}{'name':<{width + 2}}{'question':<13}{'lost':>6}  {'public':<7} first line of feedback")
+    print(f"{'kind':<8}{'name':<{width + 2}}{'question':<13}{'lost':>6}  {'public':<7}{'s':>5}  first line of feedback")
     for row in rows:
         flag = "" if row.ok else f"   <-- {row.why}"
         print(
-            f"{row.kind:<8}{row.name:<{width + 2}}{row.question:<13}{row.lost:>6g}  {row.public:<7} "
-            f"{row.feedback[:100]}{flag}"
+            f"{row.kind:<8}{row.name:<{width + 2}}{row.question:<13}{row.lost:>6g}  {row.public:<7}"
+            f"{row.seconds:>5.0f}  {row.feedback[:100]}{flag}"
         )
     bugs = [r for r in rows if r.kind == "bug"]
     variants = [r for r in rows if r.kind == "variant"]
@@ -339,6 +351,11 @@ def print_report(name: str, rows: list[Row], facts: dict) -> bool:
         print(f"  no public test catches a bug of kind {kind!r}: otter check must warn about every kind")
     misleading = sum("misleading" in r.why for r in bugs)
     print(f"misleading feedback (forbidden words present): {misleading}")
+    slowest = sorted(rows, key=lambda r: r.seconds, reverse=True)[:5]
+    print(
+        f"entries: {sum(r.seconds for r in rows):.0f} s of grading and otter check in all; the slowest: "
+        + "; ".join(f"{r.name} ({r.seconds:.0f} s)" for r in slowest)
+    )
     return (
         killed == len(bugs)
         and false_failures == 0

@@ -78,3 +78,28 @@ def test_an_otter_check_that_hangs_is_reported_and_verify_goes_on(built, tmp_pat
     assert not row.ok and row.public == "timeout" and "did not finish within 20 s" in row.why
     variant = _judge(Change("variant", "v"), {"tests": []}, public)
     assert not variant.ok and variant.public == "timeout"
+
+
+def test_the_report_shows_what_each_entry_cost_and_names_the_slowest(capsys):
+    """Verify's time is CI's: each row shows its grading plus otter check, and the summary names the
+    slowest entries to look at first."""
+    rows = [
+        verify.Row("bug", "cheap bug", "q", 1.0, "feedback", True, public="fails", seconds=7.0),
+        verify.Row("bug", "hanging bug", "q", 1.0, "feedback", True, public="fails", seconds=95.0),
+        verify.Row("variant", "loop variant", "-", 0.0, "", True, public="passes", seconds=12.0),
+    ]
+    facts = {
+        "seeds": 2,
+        "solution_short": [],
+        "solution_feedback": [],
+        "template_score": 0.0,
+        "template_tests": 3,
+        "solution_public": {},
+        "coverage": {"values": (2, 2)},
+    }
+    assert verify.print_report("hw", rows, facts)
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("bug     hanging bug"))
+    assert " 95  feedback" in row
+    assert "the slowest: hanging bug (95 s); loop variant (12 s); cheap bug (7 s)" in lines[-1]
+    assert "114 s of grading and otter check in all" in lines[-1]
