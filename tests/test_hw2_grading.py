@@ -358,3 +358,21 @@ def test_the_deep_chain_names_an_unseeded_root(hw2_assignment, hw2, tmp_path):
     with pytest.raises(Exception) as failure:
         _run_on_value_cell(source, tmp_path, lambda suite, student: suite.check_deep_chain(student))
     assert "root's grad to 1" in str(failure.value), failure.value
+
+
+def test_a_leaf_fed_only_by_the_graders_nodes_is_not_blamed_on_the_operations(hw2_assignment, hw2, tmp_path):
+    """b gets gradient only from the grader's nodes: when they ran right and b is still wrong, the
+    feedback must not send the student to a's three contributions or to their operations."""
+    source = _value_cell(None, hw2_assignment, hw2) + (
+        "\n\n_backward_of_the_solution = Value.backward\n\n\n"
+        "def backward(self):\n"
+        "    _backward_of_the_solution(self)\n"
+        "    for child in self._children:  # doubles the grad of the grader's leaf b (data -1.5) afterwards\n"
+        "        for leaf in child._children:\n"
+        "            if leaf.data == -1.5 and not leaf._children:\n"
+        "                leaf.grad *= 2\n\n\n"
+        "Value.backward = backward\n"
+    )
+    problem = _run_on_value_cell(source, tmp_path, lambda suite, student: suite._grader_nodes_problem(student))
+    assert "b gets its gradient only from them" in problem, problem
+    assert "a is used by c, s and loss" not in problem, problem

@@ -194,6 +194,10 @@ GRADIENT_HINT = (
     "Check each operation's _backward (upstream times local gradient, added with +=) and that "
     "backward() visits every node once, in reverse topological order."
 )
+ROOT_GRAD_RULE = (
+    "backward() must set the root's grad to 1 before calling the _backward functions (nothing flows back "
+    "from a root whose grad is 0)."
+)
 LEAF_NAMES = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -249,10 +253,7 @@ def check_graph(
         if hints and k in hints and matches(actual, hints[k][0]):
             hint = hints[k][1]
         elif all_zero and not matches(0.0, wanted):
-            hint = (
-                "After backward() the root's own grad is 0, and so is every leaf's: backward() must set the root's "
-                "grad to 1 before calling the _backward functions (nothing flows back from a root whose grad is 0)."
-            )
+            hint = f"After backward() the root's own grad is 0, and so is every leaf's: {ROOT_GRAD_RULE}"
         expect_number(actual, wanted, f"Value: d/d{LEAF_NAMES[k]} of {expression} at {inputs}", hint)
     if stored:
         check_stored_grads(student, graph, expression, results[1:])
@@ -280,12 +281,7 @@ def check_exact(graph, grads: list, where: str) -> None:
             raise CheckFailed(
                 f"Value: d/d{LEAF_NAMES[k]} of {where} is 0.0, but backpropagation gives {wanted!r}: no gradient "
                 "reached this leaf. "
-                + (
-                    "Every leaf's grad is 0 after backward(): backward() must set the root's grad to 1 before "
-                    "calling the _backward functions (nothing flows back from a root whose grad is 0)."
-                    if nothing
-                    else GRADIENT_HINT
-                )
+                + (f"Every leaf's grad is 0 after backward(): {ROOT_GRAD_RULE}" if nothing else GRADIENT_HINT)
             )
         if abs(actual - wanted) > EXACT_RTOL * scale + 1e-15:
             raise CheckFailed(
@@ -552,10 +548,7 @@ def _grader_nodes_problem(student) -> str:
         )
     seen = f"with the grader's own nodes ({graph}): {'; '.join(wrong)}."
     if all(grads[name] == 0 for name in grads):
-        return (
-            f"{seen} Every leaf's grad is 0: backward() must set the root's grad to 1 before calling the _backward "
-            "functions (nothing flows back from a root whose grad is 0)."
-        )
+        return f"{seen} Every leaf's grad is 0: {ROOT_GRAD_RULE}"
     if calls_c == 0 and calls_d == 0:
         return (
             f"backward() did not send the gradient through nodes the grader made itself: it never called their "
@@ -579,10 +572,16 @@ def _grader_nodes_problem(student) -> str:
             f"{seen} backward() called each of the grader's nodes' _backward once, but before all of dloss/dnode "
             f"had arrived in its grad: {'; '.join(early)}. {GRADIENT_HINT}"
         )
+    right_upstreams = f"{seen} Each of the grader's nodes' _backward ran once, with the right gradient in its grad"
+    if "a" not in {line.split(".")[0] for line in wrong}:  # b gets gradient only from the grader's two nodes
+        return (
+            f"{right_upstreams}, and b gets its gradient only from them (c and d): something other than the "
+            "_backward functions changed b.grad. backward() sets the root's grad to 1 and calls the _backward "
+            "functions; that is all it does to the gradients."
+        )
     return (
-        f"{seen} Each of the grader's nodes' _backward ran once, with the right gradient in its grad, so the "
-        "mistake is in your operations around them (s = c + a and loss = d + a; a is used by c, s and loss, so "
-        f"its grad collects three contributions). {GRADIENT_HINT}"
+        f"{right_upstreams}, so the mistake is in your operations around them (s = c + a and loss = d + a; a is "
+        f"used by c, s and loss, so its grad collects three contributions). {GRADIENT_HINT}"
     )
 
 
@@ -774,10 +773,7 @@ def check_deep_chain(student) -> None:
     expect_number(data, 0.5 * 1.0001 ** (depth // 2), "Value: data at the end of the chain")
     hint = GRADIENT_HINT
     if grad == 0 and root_grad == 0:
-        hint = (
-            "After backward() the root's own grad is 0, and so is the first node's: backward() must set the root's "
-            "grad to 1 before calling the _backward functions (nothing flows back from a root whose grad is 0)."
-        )
+        hint = f"After backward() the root's own grad is 0, and so is the first node's: {ROOT_GRAD_RULE}"
     expect_number(grad, 1.0001 ** (depth // 2), "Value: grad of the first node of the chain", hint)
     check_exact(chain, [grad], "the chain of 20,000 operations (a * 1.0001 + 0.0, repeated)")
 
